@@ -1,0 +1,68 @@
+"""Run a compiled function over a large array in fixed-size batches.
+
+The last batch is padded to the full batch size so a compiled (XLA)
+function sees one input shape and never recompiles for the remainder.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+from tqdm.auto import tqdm
+
+
+def map_batches(
+    fn: Callable[..., object],
+    arrays: Sequence[np.ndarray],
+    batch_size: int,
+    *,
+    progress: bool | str = False,
+):
+    """Calls ``fn(*batch)`` over aligned ``arrays`` and concatenates outputs.
+
+    ``fn`` returns an array, a tuple of arrays or a dict of arrays, each
+    with the batch on axis 0. Returns the same structure over all rows.
+    """
+    n = len(arrays[0])
+    if batch_size <= 0:
+        raise ValueError(f"batch_size must be > 0. Received: batch_size={batch_size}")
+    size = min(batch_size, n)
+    chunks = []
+    starts = range(0, n, size)
+    desc = progress if isinstance(progress, str) else None
+    bar = tqdm(starts, desc=desc, unit="batch", disable=not progress or len(starts) < 2, leave=False)
+    for start in bar:
+        stop = min(start + size, n)
+        batch = [_pad(a[start:stop], size) for a in arrays]
+        out = fn(*batch)
+        chunks.append(_take(out, stop - start))
+    return _concat(chunks)
+
+
+def _pad(a: np.ndarray, size: int) -> np.ndarray:
+    missing = size - len(a)
+    if missing == 0:
+        return a
+    return np.concatenate([a, np.repeat(a[-1:], missing, axis=0)], axis=0)
+
+
+def _to_numpy(v):
+    return v.numpy() if hasattr(v, "numpy") else np.asarray(v)
+
+
+def _take(out, k: int):
+    if isinstance(out, dict):
+        return {key: _to_numpy(v)[:k] for key, v in out.items()}
+    if isinstance(out, (tuple, list)):
+        return tuple(_to_numpy(v)[:k] for v in out)
+    return _to_numpy(out)[:k]
+
+
+def _concat(chunks):
+    first = chunks[0]
+    if isinstance(first, dict):
+        return {key: np.concatenate([c[key] for c in chunks]) for key in first}
+    if isinstance(first, tuple):
+        return tuple(np.concatenate([c[i] for c in chunks]) for i in range(len(first)))
+    return np.concatenate(chunks)

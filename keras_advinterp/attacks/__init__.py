@@ -1,0 +1,29 @@
+"""Adversarial attacks: configured objects called on a batch.
+
+    result = PGD(eps=8/255, steps=10, norm="linf")(clf, x, y, target=None)
+
+Every attack returns an ``AttackResult`` and runs its loop as one
+XLA-compiled function. ``get(name, **params)`` builds one by name.
+"""
+
+from __future__ import annotations
+
+from .base import Attack, AttackResult
+from .gradient import FGSM, PGD
+from .norms import perturbation_norms
+
+REGISTRY: dict[str, type[Attack]] = {cls.name: cls for cls in (FGSM, PGD)}
+
+
+def get(name: str, **params) -> Attack:
+    """Builds an attack by name (``fgsm``, ``pgd``) with keyword parameters."""
+    key = name.lower()
+    if key not in REGISTRY:
+        raise ValueError(f"unknown attack {name!r}; available: {sorted(REGISTRY)}. Received: name={name!r}")
+    try:
+        return REGISTRY[key](**params)
+    except TypeError as e:  # unknown keyword
+        raise ValueError(f"bad parameters for attack {name!r}: {e}. Received: {params}") from e
+
+
+__all__ = ["Attack", "AttackResult", "FGSM", "PGD", "get", "REGISTRY", "perturbation_norms"]

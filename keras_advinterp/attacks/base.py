@@ -1,0 +1,149 @@
+"""What every attack shares: validation, batching, the result type.
+
+An attack is a configured object called on a batch; subclasses only build
+one compiled function ``run(x, y, target, seed) -> x_adv`` that holds the
+whole iteration loop (``tf.function(jit_compile=True)``). The function is
+cached on the Classifier per (attack, settings, targeted), so a second call
+with the same settings never recompiles; the last partial batch is padded.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from .._batching import map_batches
+from .._checks import as_labels, positive
+from ..models import Classifier
+from .norms import perturbation_norms
+
+
+@dataclass
+class AttackResult:
+    """What an attack produced for a batch.
+
+    Attributes:
+        x_adv: adversarial images (N, H, W, C) float32 in [0, 1].
+        success: (N,) bool; label changed (untargeted) or target reached.
+        logits: (N, classes) logits on ``x_adv``.
+        labels: (N,) true labels given; ``target`` the targets or None.
+        norms: per-image ``l0`` (changed values), ``l1``, ``l2``, ``linf``.
+        iterations: gradient steps the loop ran per image.
+        seconds: wall time of the call (compilation included on first call).
+    """
+
+    x_adv: np.ndarray
+    success: np.ndarray
+    logits: np.ndarray
+    labels: np.ndarray
+    target: np.ndarray | None
+    norms: dict[str, np.ndarray]
+    iterations: int
+    seconds: float
+    attack: str
+    params: dict = field(default_factory=dict)
+
+    @property
+    def predictions(self) -> np.ndarray:
+        return self.logits.argmax(axis=1)
+
+    @property
+    def success_rate(self) -> float:
+        return float(self.success.mean())
+
+    def summary(self) -> dict:
+        """Plain-data summary: success rate, mean norms, time per image."""
+        n = len(self.success)
+        return {
+            "attack": self.attack,
+            "params": self.params,
+            "count": n,
+            "success_rate": round(self.success_rate, 4),
+            "mean_norms": {k: round(float(v.mean()), 6) for k, v in self.norms.items()},
+            "max_norms": {k: round(float(v.max()), 6) for k, v in self.norms.items()},
+            "iterations": self.iterations,
+            "seconds_per_image": round(self.seconds / n, 5),
+        }
+
+
+class Attack(ABC):
+    """Base class: subclasses set ``name`` and implement ``build``."""
+
+    name = "attack"
+    targeted_supported = True
+
+    @abstractmethod
+    def params(self) -> dict:
+        """Hyper-parameters (plain data); part of the compiled-function cache key."""
+
+    @abstractmethod
+    def build(self, clf: Classifier, targeted: bool):
+        """Returns a compiled ``run(x, y, target, seed) -> x_adv`` for ``clf``."""
+
+    @property
+    def iterations(self) -> int:
+        return int(self.params().get("steps", 1))
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params().items())
+        return f"{type(self).__name__}({args})"
+
+    def __call__(self, clf: Classifier, x, y, target=None, *, batch_size: int = 32,
+                 seed: int = 0, progress: bool = False) -> AttackResult:
+        """Attacks images ``x`` (N, H, W, C) in [0, 1] with true labels ``y``.
+
+        Args:
+            target: class index (scalar or (N,)) for a targeted attack.
+            batch_size: images per compiled call (the last batch is padded).
+            seed: seed of random starts (stateless: the same seed gives the same result).
+        """
+        if not isinstance(clf, Classifier):
+            raise ValueError(f"clf must be a keras_advinterp Classifier (see models.load / "
+                             f"Classifier.from_keras). Received: clf={type(clf).__name__}")
+        x = clf.check_images(x)
+        y = as_labels(y, len(x), clf.num_classes, "y")
+        targeted = target is not None
+        if targeted and not self.targeted_supported:
+            raise ValueError(f"{self.name} has no targeted mode. Received: target={target!r}")
+        t = as_labels(target, len(x), clf.num_classes, "target") if targeted else y
+        batch_size = positive(batch_size, "batch_size", integer=True)
+
+        key = ("attack", self.name, tuple(sorted(self.params().items())), targeted)
+        run = clf.compiled(key, lambda: self.build(clf, targeted))
+        forward = clf._forward()
+        counter = iter(range(10**9))
+
+        def step(xb, yb, tb):
+            s = tf.constant([seed, next(counter)], tf.int32)
+            x_adv = run(tf.constant(xb), tf.constant(yb), tf.constant(tb), s)
+            return x_adv, forward(x_adv)
+
+        start = time.perf_counter()
+        x_adv, logits = map_batches(step, [x, y, t], batch_size, progress=progress and self.name)
+        seconds = time.perf_counter() - start
+        pred = logits.argmax(axis=1)
+        success = pred == t if targeted else pred != y
+        return AttackResult(
+            x_adv=x_adv, success=success, logits=logits, labels=y,
+            target=t if targeted else None, norms=perturbation_norms(x_adv - x),
+            iterations=self.iterations, seconds=seconds, attack=self.name, params=self.params(),
+        )
+
+
+def loss_gradient(clf: Classifier, x_adv, labels, targeted: bool):
+    """Gradient of the attack objective w.r.t. the input (ascent direction).
+
+    Untargeted: increase cross-entropy of the true label. Targeted:
+    decrease cross-entropy of the target (so ascend its negative).
+    """
+    with tf.GradientTape() as tape:
+        tape.watch(x_adv)
+        logits = clf.model(x_adv, training=False)
+        ce = keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
+        objective = tf.reduce_sum(-ce if targeted else ce)  # a sum keeps per-image gradients batch-independent
+    return tape.gradient(objective, x_adv)

@@ -1,0 +1,59 @@
+"""What every interpreter shares: input checks, batching, the call shape.
+
+    maps = GradCAM(clf)(x, class_index)   # (N, H, W) float32 in [0, 1]
+
+``class_index`` is one int for all images or one per image. Maps have the
+spatial size of ``x`` and are min-max normalised per image (an all-zero
+map stays zero).
+"""
+
+from __future__ import annotations
+
+import warnings
+from abc import ABC, abstractmethod
+
+import numpy as np
+
+from .._batching import map_batches
+from .._checks import as_labels, positive
+from ..models import Classifier
+
+
+class Interpreter(ABC):
+    """Base class: subclasses set ``name`` and implement ``explain_batch``."""
+
+    name = "interpreter"
+
+    def __init__(self, clf: Classifier, *, feature_layer: str | None = None, batch_size: int = 16):
+        if not isinstance(clf, Classifier):
+            raise ValueError(f"clf must be a keras_advinterp Classifier. Received: clf={type(clf).__name__}")
+        self.clf = clf
+        if feature_layer is not None and feature_layer != clf.feature_layer:
+            clf._check_feature_layer(feature_layer)  # raises with the layer names
+        self.feature_layer = feature_layer or clf.feature_layer
+        self.batch_size = positive(batch_size, "batch_size", integer=True)
+
+    @abstractmethod
+    def explain_batch(self, x: np.ndarray, class_index: np.ndarray) -> np.ndarray:
+        """Maps (n, H, W) for a checked batch."""
+
+    def __call__(self, x, class_index, *, progress: bool = False) -> np.ndarray:
+        x = self.clf.check_images(x)
+        idx = as_labels(class_index, len(x), self.clf.num_classes, "class_index")
+        with warnings.catch_warnings():
+            # tf-keras-vis calls models with a list input; Keras warns about the structure only.
+            warnings.filterwarnings("ignore", message=r"(?s).*Expected: \S+.*Received: inputs=")
+            maps = map_batches(self.explain_batch, [x, idx], self.batch_size, progress=progress and self.name)
+        return np.clip(maps.astype(np.float32), 0.0, 1.0)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(clf={self.clf.name!r}, feature_layer={self.feature_layer!r})"
+
+
+def normalize_maps(maps: np.ndarray) -> np.ndarray:
+    """Per-map min-max scaling to [0, 1], as tf-keras-vis ``normalize`` does."""
+    maps = np.asarray(maps, np.float32)
+    axes = tuple(range(1, maps.ndim))
+    lo = maps.min(axis=axes, keepdims=True)
+    hi = maps.max(axis=axes, keepdims=True)
+    return (maps - lo) / (hi - lo + 1e-7)

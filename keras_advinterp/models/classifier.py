@@ -1,0 +1,163 @@
+"""The one object every tool in the package takes: a Classifier."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from .._batching import map_batches
+from .._checks import as_images, positive
+
+
+class Classifier:
+    """A Keras image classifier seen as raw pixels in [0, 1] -> logits.
+
+    Preprocessing and resizing are layers inside ``model``, so attacks,
+    epsilons and norms are all in pixel units, whatever the network.
+
+    Attributes:
+        model: Keras model, input (N, H, W, C) float32 in [0, 1] at any H, W
+            (resized inside to ``input_size``), output logits (N, classes).
+        class_names: one name per logit.
+        input_size: (height, width) the network runs at.
+        channels: 1 or 3.
+        feature_layer: name of the last convolutional output (4-D) that CAM
+            and Grad-CAM read.
+        name: short model name (``shapes``, ``resnet50``, ...).
+        weights_source: where the weights came from (a file, ``imagenet``
+            with its cache path, ``random``, ``embedded:<file>``).
+    """
+
+    def __init__(
+        self,
+        model: keras.Model,
+        *,
+        class_names: Sequence[str],
+        input_size: tuple[int, int],
+        feature_layer: str,
+        name: str,
+        weights_source: str,
+        channels: int = 3,
+    ):
+        n_out = model.outputs[0].shape[-1]
+        if n_out != len(class_names):
+            raise ValueError(
+                f"class_names has {len(class_names)} names but the model has {n_out} outputs. "
+                f"Received: len(class_names)={len(class_names)}"
+            )
+        self.model = model
+        self.class_names = list(class_names)
+        self.input_size = (int(input_size[0]), int(input_size[1]))
+        self.channels = int(channels)
+        self.name = name
+        self.weights_source = weights_source
+        self.feature_layer = self._check_feature_layer(feature_layer)
+        self._compiled = {}
+
+    def _check_feature_layer(self, name: str) -> str:
+        names = [layer.name for layer in self.model.layers]
+        if name not in names:
+            four_d = [layer.name for layer in self.model.layers if _is_4d(layer)]
+            raise ValueError(
+                f"feature_layer {name!r} is not a layer of model {self.model.name!r}; "
+                f"4-D layers are: {four_d[-5:]} (last five). Received: feature_layer={name!r}"
+            )
+        if not _is_4d(self.model.get_layer(name)):
+            raise ValueError(
+                f"feature_layer must output 4-D feature maps (N, h, w, k). "
+                f"Received: feature_layer={name!r} with output shape {self.model.get_layer(name).output.shape}"
+            )
+        return name
+
+    # -- structure ---------------------------------------------------------
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return (*self.input_size, self.channels)
+
+    @cached_property
+    def feature_model(self) -> keras.Model:
+        """Raw pixels -> (feature maps of ``feature_layer``, logits)."""
+        feats = self.model.get_layer(self.feature_layer).output
+        return keras.Model(self.model.inputs, [feats, self.model.outputs[0]], name=f"{self.name}_features")
+
+    def compiled(self, key, build):
+        """Caches one compiled function per key on this classifier.
+
+        Attacks and interpreters keep their ``tf.function(jit_compile=True)``
+        here, so a second call with the same settings never recompiles.
+        """
+        if key not in self._compiled:
+            self._compiled[key] = build()
+        return self._compiled[key]
+
+    # -- prediction --------------------------------------------------------
+    def _forward(self):
+        return self.compiled(
+            "forward",
+            lambda: tf.function(lambda x: self.model(x, training=False), jit_compile=True, reduce_retracing=True),
+        )
+
+    def check_images(self, x, name: str = "x") -> np.ndarray:
+        """Validates ``x`` for this model (float NHWC in [0, 1], right channels)."""
+        return as_images(x, channels=self.channels, name=name)
+
+    def predict(self, x, *, batch_size: int = 64, progress: bool = False) -> np.ndarray:
+        """Logits (N, classes) for images ``x`` (N, H, W, C) in [0, 1]."""
+        x = self.check_images(x)
+        batch_size = positive(batch_size, "batch_size", integer=True)
+        return map_batches(self._forward(), [x], batch_size, progress=progress and "predict")
+
+    def probabilities(self, x, **kwargs) -> np.ndarray:
+        """Softmax of ``predict(x)``, (N, classes)."""
+        logits = self.predict(x, **kwargs)
+        e = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+    def top_k(self, x, k: int = 5, **kwargs) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` class indices and probabilities, each (N, k), best first."""
+        k = positive(k, "k", integer=True)
+        if k > self.num_classes:
+            raise ValueError(f"k must be <= the number of classes ({self.num_classes}). Received: k={k}")
+        p = self.probabilities(x, **kwargs)
+        idx = np.argsort(-p, axis=1)[:, :k]
+        return idx, np.take_along_axis(p, idx, axis=1)
+
+    def describe(self) -> dict:
+        """Plain-data description for result files and ``advinterp models``."""
+        return {
+            "name": self.name,
+            "weights_source": self.weights_source,
+            "input_size": list(self.input_size),
+            "channels": self.channels,
+            "num_classes": self.num_classes,
+            "feature_layer": self.feature_layer,
+            "parameters": int(self.model.count_params()),
+        }
+
+    def __repr__(self) -> str:
+        return (
+            f"Classifier(name={self.name!r}, input={self.input_shape}, classes={self.num_classes}, "
+            f"feature_layer={self.feature_layer!r}, weights={self.weights_source!r})"
+        )
+
+    @classmethod
+    def from_keras(cls, model: keras.Model, **kwargs) -> "Classifier":
+        """Wraps any Keras image classifier; see ``models.wrap.from_keras``."""
+        from .wrap import from_keras
+
+        return from_keras(model, **kwargs)
+
+
+def _is_4d(layer) -> bool:
+    try:
+        return len(layer.output.shape) == 4
+    except (AttributeError, ValueError):
+        return False
