@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .base import Interpreter, normalize_maps
 from .cam import CAM
+from . import metrics
 from .overlay import overlay, show
 from .visual import GradCAM, GradCAMPlusPlus, Saliency, ScoreCAM, SmoothGrad
 
@@ -26,4 +27,4 @@ def get(name: str, clf, **params) -> Interpreter:
 
 
 __all__ = ["Interpreter", "CAM", "GradCAM", "GradCAMPlusPlus", "ScoreCAM", "Saliency", "SmoothGrad",
-           "get", "REGISTRY", "overlay", "show", "normalize_maps"]
+           "get", "REGISTRY", "overlay", "show", "normalize_maps", "metrics"]

@@ -44,7 +44,7 @@ class CAM(Interpreter):
 
     @cached_property
     def _features(self):
-        model = keras.Model(self.clf.model.inputs, self.clf.model.get_layer(self.feature_layer).output)
+        model = keras.Model(self.clf.model.inputs[0], self.clf.model.get_layer(self.feature_layer).output)
         import tensorflow as tf
 
         return tf.function(lambda x: model(x, training=False), jit_compile=True, reduce_retracing=True)

@@ -86,7 +86,7 @@ class Classifier:
     def feature_model(self) -> keras.Model:
         """Raw pixels -> (feature maps of ``feature_layer``, logits)."""
         feats = self.model.get_layer(self.feature_layer).output
-        return keras.Model(self.model.inputs, [feats, self.model.outputs[0]], name=f"{self.name}_features")
+        return keras.Model(self.model.inputs[0], [feats, self.model.outputs[0]], name=f"{self.name}_features")
 
     def compiled(self, key, build):
         """Caches one compiled function per key on this classifier.

@@ -1,0 +1,8 @@
+# Shortcuts for the README's two commands.
+demo:
+	python3 -m venv .venv && .venv/bin/pip install -e ".[cpu]" && .venv/bin/advinterp demo
+
+test:
+	python3 -m venv .venv && .venv/bin/pip install -e ".[cpu,test]" && .venv/bin/python -m pytest
+
+.PHONY: demo test

@@ -1,0 +1,262 @@
+"""The ``advinterp`` command: demo, attack, explain, models, experiment."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads: keep C++ logs quiet
+
+
+def _number(text: str) -> float:
+    """Parses ``0.03``, ``8/255`` or ``8`` (values > 1 are read as /255)."""
+    try:
+        value = float(Fraction(text))
+    except (ValueError, ZeroDivisionError):
+        raise argparse.ArgumentTypeError(f"expected a number like 0.03 or 8/255. Received: {text!r}")
+    return value / 255 if value > 1 else value
+
+
+def _emit(args, payload: dict, lines: list[str]) -> None:
+    if args.json:
+        print(json.dumps(payload, indent=2, default=str))
+    else:
+        print("\n".join(lines))
+
+
+def _add_model_args(p, default_model="shapes"):
+    p.add_argument("--model", default=default_model, help="model name (see `advinterp models`); default: %(default)s")
+    p.add_argument("--weights", default="default",
+                   help="'default', 'imagenet', 'embedded', 'none' (random) or a weights file")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+
+def _weights(text):
+    return None if str(text).lower() == "none" else text
+
+
+def _inputs(args, clf):
+    from . import data as datasets
+
+    if args.image:
+        x = __import__("numpy").stack([datasets.read_image(p, clf.input_size, clf.channels) for p in args.image])
+        return x, clf.predict(x).argmax(1), [Path(p).name for p in args.image]
+    d = datasets.load(args.data or _default_data(clf), args.split, limit=args.limit,
+                      size=clf.input_size, channels=clf.channels)
+    return d.x, d.y, d.files or [f"{d.name}[{i}]" for i in range(len(d))]
+
+
+def _default_data(clf):
+    from .models import EMBEDDED
+
+    return EMBEDDED[clf.name].data if clf.name in EMBEDDED else "photos"
+
+
+def cmd_demo(args):
+    from .demo import run_demo
+
+    s = run_demo(args.model, weights=_weights(args.weights), images=args.image, data_name=args.data, n=args.n,
+                 eps=args.eps, steps=args.steps, out=args.out, seed=args.seed, progress=not args.json)
+    lines = [f"model {s['model']['name']} ({s['model']['weights_source']}); "
+             f"PGD Linf eps={args.eps * 255:.1f}/255, {args.steps} steps; labels: {s['labels']}",
+             f"{'image':<18} {'true':<12} {'clean top-1':<24} {'adversarial top-1':<24} changed"]
+    for im in s["images"]:
+        c, a = im["clean"][0], im["adversarial"][0]
+        lines.append(f"{im['image'][:18]:<18} {im['label'][:12]:<12} {c['class'][:14] + f' {c[chr(112)]:.1%}':<24} "
+                     f"{a['class'][:14] + f' {a[chr(112)]:.1%}':<24} {'yes' if im['success'] else 'no'}")
+    lines += [f"success rate {s['success_rate']:.0%}; {s['seconds']:.1f} s",
+              f"figure: {s['figure']}", f"summary: {Path(args.out) / 'demo.json'}"]
+    _emit(args, s, lines)
+
+
+def cmd_attack(args):
+    import numpy as np
+
+    from . import attacks, models
+
+    params = {"eps": args.eps}
+    if args.attack == "pgd":
+        params.update(steps=args.steps, norm=args.norm)
+        if args.step_size is not None:
+            params["step_size"] = args.step_size
+    else:
+        params["norm"] = args.norm
+    attack = attacks.get(args.attack, **params)  # bad parameters fail before any model loads
+    clf = models.load(args.model, _weights(args.weights))
+    x, y, names = _inputs(args, clf)
+    result = attack(clf, x, y, target=args.target, batch_size=args.batch_size, progress=not args.json)
+    summary = {**result.summary(), "model": clf.describe(), "images": len(x)}
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(out / "adversarial.npz", x_adv=result.x_adv, labels=result.labels,
+                        predictions=result.predictions, success=result.success)
+    (out / "attack.json").write_text(json.dumps(summary, indent=2))
+    m = summary["mean_norms"]
+    lines = [f"{attack!r} on {clf.name} ({clf.weights_source}), {len(x)} images",
+             f"{'success rate':<16}{summary['success_rate']:.1%}",
+             f"{'mean Linf':<16}{m['linf']:.4f} ({m['linf'] * 255:.2f}/255)",
+             f"{'mean L2':<16}{m['l2']:.4f}",
+             f"{'time per image':<16}{summary['seconds_per_image'] * 1000:.1f} ms (compilation included)",
+             f"wrote {out / 'attack.json'} and {out / 'adversarial.npz'}"]
+    _emit(args, summary, lines)
+
+
+def cmd_explain(args):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from . import interpret, models
+
+    clf = models.load(args.model, _weights(args.weights))
+    interp = interpret.get(args.method, clf)
+    x, y, names = _inputs(args, clf)
+    cls = np.full(len(x), args.class_index) if args.class_index is not None else y
+    maps = interp(x, cls, progress=not args.json)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(out / f"{interp.name}_maps.npz", maps=maps, class_index=cls)
+    cols = min(8, len(x))
+    rows = int(np.ceil(len(x) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(2 * cols, 2.2 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for i, ax in enumerate(axes.flat[: len(x)]):
+        interpret.show(ax, x[i], maps[i], title=f"{names[i][:16]}\n{clf.class_names[cls[i]][:16]}")
+    fig.suptitle(f"{interp.name} on {clf.name}")
+    fig.tight_layout()
+    figure = out / f"{interp.name}.png"
+    fig.savefig(figure, dpi=110)
+    plt.close(fig)
+    payload = {"method": interp.name, "model": clf.describe(), "images": len(x), "figure": str(figure),
+               "maps": str(out / f"{interp.name}_maps.npz")}
+    _emit(args, payload, [f"{interp.name} maps for {len(x)} images on {clf.name}", f"figure: {figure}",
+                          f"maps: {payload['maps']}"])
+
+
+def cmd_models(args):
+    from .models import available
+
+    table = available()
+    lines = [f"{'name':<14}{'kind':<20}{'weights present':<17}weights file"]
+    for name, info in table.items():
+        lines.append(f"{name:<14}{info['kind']:<20}{'yes' if info['present'] else 'no':<17}{info['weights']}")
+    _emit(args, table, lines)
+
+
+def cmd_experiment(args):
+    from . import runner
+
+    if args.list or not args.name:
+        found = runner.discover(args.dir)
+        rows = {}
+        for name in found:
+            exp = runner.load_experiment(name, args.dir)
+            rows[name] = {"paper": exp.paper, "title": exp.title, "script": str(found[name])}
+        _emit(args, rows, [f"{n:<32}{r['paper']:<10}{r['title']}" for n, r in rows.items()] or ["(none found)"])
+        return
+    exp = runner.load_experiment(args.name, args.dir)
+    overrides = {"model": args.model, "data": args.data, "limit": args.limit, "seed": args.seed}
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    if args.weights is not None:
+        overrides["weights"] = _weights(args.weights)
+    rec = runner.run(exp, quick=args.quick, out_dir=args.out, fresh=args.fresh, progress=not args.json,
+                     **overrides)
+    stem = Path(args.out) / exp.paper / exp.name
+    md = stem.with_suffix(".md").read_text()
+    _emit(args, rec, [md.split("## Setting")[0].rstrip(), "",
+                      f"wrote {stem}.md/.csv/.json" + (" and .png" if "figure" in rec else "")])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="advinterp", description="Adversarial attacks meet interpretation (Keras 3).")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("demo", help="attack a few images and show how Grad-CAM moves (the main job)")
+    _add_model_args(d)
+    d.add_argument("--image", nargs="+", help="image file(s) to use instead of the model's data set")
+    d.add_argument("--data", help="data set name or folder (default: the model's own)")
+    d.add_argument("-n", type=int, default=4, help="number of images (default: %(default)s)")
+    d.add_argument("--eps", type=_number, default=8 / 255, help="Linf budget, e.g. 8/255 (default)")
+    d.add_argument("--steps", type=int, default=10)
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--out", default="advinterp-out", help="output folder (default: %(default)s)")
+    d.set_defaults(func=cmd_demo)
+
+    def add_inputs(q):
+        q.add_argument("--data", help="shapes, digits, photos or an image folder (default: the model's own)")
+        q.add_argument("--image", nargs="+", help="image file(s)")
+        q.add_argument("--split", default="test")
+        q.add_argument("--limit", type=int, default=64, help="images to use (default: %(default)s)")
+
+    a = sub.add_parser("attack", help="run an attack over a data set and summarise it")
+    _add_model_args(a)
+    add_inputs(a)
+    from .attacks import REGISTRY as ATTACKS
+
+    a.add_argument("--attack", default="pgd", choices=sorted(ATTACKS))
+    a.add_argument("--eps", type=_number, default=8 / 255)
+    a.add_argument("--steps", type=int, default=10)
+    a.add_argument("--step-size", type=_number, default=None)
+    a.add_argument("--norm", default="linf", choices=["linf", "l2"])
+    a.add_argument("--target", type=int, default=None, help="target class index (targeted attack)")
+    a.add_argument("--batch-size", type=int, default=32)
+    a.add_argument("--out", default="advinterp-out/attack")
+    a.set_defaults(func=cmd_attack)
+
+    e = sub.add_parser("explain", help="explanation maps (CAM, Grad-CAM, ...) as PNG and .npz")
+    _add_model_args(e)
+    add_inputs(e)
+    from .interpret import REGISTRY as INTERPRETERS
+
+    e.add_argument("--method", default="gradcam", choices=sorted(INTERPRETERS))
+    e.add_argument("--class-index", type=int, default=None, help="explain this class (default: the label)")
+    e.add_argument("--out", default="advinterp-out/explain")
+    e.set_defaults(func=cmd_explain)
+
+    m = sub.add_parser("models", help="list models and where their weights are")
+    m.add_argument("--json", action="store_true")
+    m.set_defaults(func=cmd_models)
+
+    x = sub.add_parser("experiment", help="list or run paper experiments (resumable)")
+    x.add_argument("name", nargs="?")
+    x.add_argument("--list", action="store_true")
+    x.add_argument("--quick", action="store_true", help="small smoke-size setting")
+    x.add_argument("--model")
+    x.add_argument("--weights")
+    x.add_argument("--data")
+    x.add_argument("--limit", type=int)
+    x.add_argument("--seed", type=int)
+    x.add_argument("--fresh", action="store_true", help="ignore checkpoints of this setting")
+    x.add_argument("--out", default="results")
+    x.add_argument("--dir", help="experiments folder (default: ./experiments or the source checkout's)")
+    x.add_argument("--json", action="store_true")
+    x.set_defaults(func=cmd_experiment)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"advinterp {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except Exception as e:
+        from .models import WeightsUnavailableError
+
+        if isinstance(e, WeightsUnavailableError):
+            print(f"advinterp {args.command}: error: {e}", file=sys.stderr)
+            return 2
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_advinterp import attacks
+
+
+def _hand_fgsm(clf, x, y, eps, target=None):
+    xt = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(xt)
+        logits = clf.model(xt, training=False)
+        labels = y if target is None else target
+        ce = keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
+        loss = tf.reduce_sum(ce if target is None else -ce)
+    g = tape.gradient(loss, xt).numpy()
+    return np.clip(x + eps * np.sign(g), 0, 1), g
+
+
+def test_fgsm_equals_hand_computed_sign_step(shapes_clf, shapes_data):
+    x, y = shapes_data.x[:16], shapes_data.y[:16]
+    eps = 4 / 255
+    result = attacks.FGSM(eps=eps)(shapes_clf, x, y)
+    expected, g = _hand_fgsm(shapes_clf, x, y, eps)
+    # XLA may flip the sign of gradients that are ~0; everywhere else it is exact
+    clear = np.abs(g) > 1e-6 * np.abs(g).max()
+    np.testing.assert_allclose(result.x_adv[clear], expected[clear], atol=1e-6)
+    assert clear.mean() > 0.9
+    assert np.abs(result.x_adv - x).max() <= eps + 1e-6
+
+
+def test_targeted_fgsm_descends_target_loss(shapes_clf, shapes_data):
+    x, y = shapes_data.x[:8], shapes_data.y[:8]
+    target = (y + 2) % shapes_clf.num_classes
+    result = attacks.FGSM(eps=2 / 255)(shapes_clf, x, y, target=target)
+    expected, g = _hand_fgsm(shapes_clf, x, y, 2 / 255, target)
+    clear = np.abs(g) > 1e-6 * np.abs(g).max()
+    np.testing.assert_allclose(result.x_adv[clear], expected[clear], atol=1e-6)
+    before = shapes_clf.probabilities(x)[np.arange(8), target]
+    after = shapes_clf.probabilities(result.x_adv)[np.arange(8), target]
+    assert np.mean(after > before) >= 0.75
+
+
+def test_fgsm_l2_step_has_norm_eps(digits_clf, digits_data):
+    x, y = digits_data.x[:8], digits_data.y[:8]
+    result = attacks.FGSM(eps=0.3, norm="l2")(digits_clf, x, y)
+    assert result.norms["l2"].max() <= 0.3 + 1e-5

@@ -1,0 +1,44 @@
+"""Shared tiny models and data. Tests never touch the network."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ["KERAS_ADVINTERP_OFFLINE"] = "1"  # an ImageNet download is never attempted
+
+import numpy as np
+import pytest
+
+from keras_advinterp import data, models
+
+
+@pytest.fixture(scope="session")
+def shapes_clf():
+    return models.load("shapes")
+
+
+@pytest.fixture(scope="session")
+def digits_clf():
+    return models.load("digits")
+
+
+@pytest.fixture(scope="session")
+def shapes_data():
+    return data.load("shapes", "test", limit=96)
+
+
+@pytest.fixture(scope="session")
+def digits_data():
+    return data.load("digits", "test", limit=64)
+
+
+@pytest.fixture(scope="session")
+def shapes_correct(shapes_clf, shapes_data):
+    """Shapes test images the embedded model classifies correctly (x, y, masks)."""
+    pred = shapes_clf.predict(shapes_data.x).argmax(1)
+    keep = pred == shapes_data.y
+    return shapes_data.x[keep], shapes_data.y[keep], shapes_data.masks[keep]
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)

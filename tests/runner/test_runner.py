@@ -1,0 +1,75 @@
+import json
+
+import pytest
+
+from keras_advinterp import runner
+from keras_advinterp.runner import Experiment, Table
+
+
+def _toy(calls):
+    """Squares numbers in units of three; summarize sums them per unit."""
+
+    def run_unit(ctx, s, unit):
+        calls.append(unit)
+        return [{"unit": unit, "value": (unit * 3 + k) ** 2} for k in range(3)]
+
+    def summarize(rows, s, ctx):
+        total = sum(r["value"] for r in rows)
+        return Table(rows=[{"units": s["n"], "sum": total, "sum (paper)": 42}], notes=["toy setting"])
+
+    return Experiment(
+        name="toy", paper="testing", title="Toy (Table 0)", defaults={"n": 5, "seed": 0},
+        quick={"n": 2}, prepare=lambda s: {}, units=lambda ctx, s: list(range(s["n"])),
+        run_unit=run_unit, summarize=summarize,
+    )
+
+
+def test_killed_run_resumes_and_gives_the_same_table(tmp_path):
+    calls = []
+    exp = _toy(calls)
+    partial = runner.run(exp, out_dir=tmp_path / "a", stop_after=2, progress=False)
+    assert partial["status"] == "stopped" and partial["done"] == 2
+    assert not (tmp_path / "a" / "testing" / "toy.json").exists()
+    resumed = runner.run(exp, out_dir=tmp_path / "a", progress=False)
+    assert calls == [0, 1, 2, 3, 4]  # nothing was computed twice
+    assert resumed["timings"]["units_resumed"] == 2 and resumed["timings"]["units_run"] == 3
+
+    fresh_calls = []
+    straight = runner.run(_toy(fresh_calls), out_dir=tmp_path / "b", progress=False)
+    assert straight["table"] == resumed["table"] == [{"units": 5, "sum": sum(i * i for i in range(15)),
+                                                      "sum (paper)": 42}]
+
+
+def test_result_files_hold_table_paper_figures_and_setting(tmp_path):
+    rec = runner.run(_toy([]), out_dir=tmp_path, quick=True, progress=False)
+    folder = tmp_path / "testing"
+    md = (folder / "toy.md").read_text()
+    assert "| units | sum | sum (paper) |" in md and "toy setting" in md
+    assert (folder / "toy.csv").read_text().splitlines()[0] == "units,sum,sum (paper)"
+    saved = json.loads((folder / "toy.json").read_text())
+    assert saved["settings"] == {"n": 2, "seed": 0} and saved["quick"] is True
+    assert {"tensorflow", "keras", "tf_keras_vis"} <= set(saved["versions"])
+    assert rec["table"][0]["sum"] == 0 + 1 + 4 + 9 + 16 + 25
+
+
+def test_changed_setting_does_not_reuse_checkpoints(tmp_path):
+    calls = []
+    runner.run(_toy(calls), out_dir=tmp_path, progress=False, n=2)
+    runner.run(_toy(calls), out_dir=tmp_path, progress=False, n=3)
+    assert calls == [0, 1, 0, 1, 2]
+    runner.run(_toy(calls), out_dir=tmp_path, progress=False, n=3, fresh=True)
+    assert calls[-3:] == [0, 1, 2]
+
+
+def test_unknown_setting_rejected():
+    with pytest.raises(ValueError, match=r"unknown settings for experiment 'toy': \['modle'\]"):
+        runner.run(_toy([]), modle="x")
+
+
+def test_discover_finds_the_repository_experiments():
+    found = runner.discover()
+    assert "pgd_interpretation_shift" in found
+    exp = runner.load_experiment("pgd_interpretation_shift")
+    assert exp.paper == "advedge"
+    with pytest.raises(ValueError, match="unknown experiment 'nope'"):
+        runner.load_experiment("nope")

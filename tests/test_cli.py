@@ -1,0 +1,68 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from keras_advinterp import cli
+
+
+def test_help_lists_every_command():
+    out = subprocess.run([sys.executable, "-m", "keras_advinterp.cli", "--help"], capture_output=True, text=True,
+                         check=True).stdout
+    for command in ("demo", "attack", "explain", "models", "experiment"):
+        assert command in out
+
+
+def test_demo_writes_png_and_json(tmp_path, capsys):
+    assert cli.main(["demo", "--out", str(tmp_path), "-n", "3", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    saved = json.loads((tmp_path / "demo.json").read_text())
+    assert saved["success_rate"] == summary["success_rate"] >= 2 / 3
+    assert len(saved["images"]) == 3 and saved["model"]["name"] == "shapes"
+    with Image.open(tmp_path / "demo.png") as im:
+        assert im.size[0] > 800 and im.size[1] > 200
+        im.load()
+    first = saved["images"][0]
+    assert first["linf"] <= 8 / 255 + 1e-6 and len(first["clean"]) == 5
+
+
+def test_demo_on_user_images(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "noise.png"
+    Image.fromarray((rng.random((40, 40)) * 255).astype(np.uint8)).save(path)
+    assert cli.main(["demo", "--model", "digits", "--image", str(path), "--out", str(tmp_path / "o"), "--json"]) == 0
+    saved = json.loads((tmp_path / "o" / "demo.json").read_text())
+    assert saved["labels"] == "predicted on the clean image" and saved["images"][0]["image"] == "noise.png"
+
+
+def test_attack_explain_models(tmp_path, capsys):
+    assert cli.main(["attack", "--model", "digits", "--limit", "16", "--eps", "0.15", "--out", str(tmp_path),
+                     "--json"]) == 0
+    s = json.loads(capsys.readouterr().out)
+    assert s["count"] == 16 and s["max_norms"]["linf"] <= 0.15 + 1e-6 and s["success_rate"] > 0.5
+    assert np.load(tmp_path / "adversarial.npz")["x_adv"].shape == (16, 32, 32, 1)
+    assert cli.main(["explain", "--method", "cam", "--limit", "4", "--out", str(tmp_path), "--json"]) == 0
+    e = json.loads(capsys.readouterr().out)
+    assert np.load(e["maps"])["maps"].shape == (4, 64, 64)
+    assert cli.main(["models", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["shapes"]["present"] is True
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["attack", "--eps", "-1/255", "--limit", "2"], "eps must be >= 0"),
+    (["attack", "--model", "resnet9"], "unknown model 'resnet9'"),
+    (["demo", "--model", "resnet50", "--weights", "imagenet"], "not in the Keras cache"),
+    (["explain", "--data", "/no/such/dir"], "unknown data set"),
+])
+def test_cli_errors_exit_2_with_message(argv, match, capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    assert cli.main(argv) == 2
+    assert match in capsys.readouterr().err
+
+
+def test_bad_eps_text():
+    with pytest.raises(SystemExit):
+        cli.main(["attack", "--eps", "lots"])
