@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
+import keras
 import numpy as np
 from tf_keras_vis.gradcam import Gradcam
 from tf_keras_vis.gradcam_plus_plus import GradcamPlusPlus
@@ -34,10 +35,16 @@ class _CamFamily(Interpreter):
         return self.visualizer(self.clf.model, clone=False)
 
     def explain_batch(self, x, class_index):
-        maps = self._vis(
-            CategoricalScore(list(class_index)), x,
-            penultimate_layer=self.feature_layer, seek_penultimate_conv_layer=False, **self.extra,
-        )
+        was_enabled = keras.utils.is_interactive_logging_enabled()
+        keras.utils.disable_interactive_logging()  # Score-CAM calls model.predict: no progress bars
+        try:
+            maps = self._vis(
+                CategoricalScore(list(class_index)), x,
+                penultimate_layer=self.feature_layer, seek_penultimate_conv_layer=False, **self.extra,
+            )
+        finally:
+            if was_enabled:
+                keras.utils.enable_interactive_logging()
         return np.asarray(maps).reshape(len(x), *x.shape[1:3])
 
 
