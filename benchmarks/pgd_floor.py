@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import time
 from pathlib import Path
 
@@ -23,20 +22,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from _timing import median_seconds  # noqa: E402
 from keras_advinterp import attacks, models  # noqa: E402
 from keras_advinterp.attacks.base import loss_gradient  # noqa: E402
 
 BATCH = {"shapes": 32, "digits": 32}
-
-
-def _time(fn, repeats):
-    fn()  # warm
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def bench(name: str, steps: int, repeats: int) -> dict:
@@ -48,7 +38,7 @@ def bench(name: str, steps: int, repeats: int) -> dict:
 
     step = tf.function(lambda a, b: loss_gradient(clf, a, b, False), jit_compile=True)
     xt, yt = tf.constant(x), tf.constant(y)
-    one_step = _time(lambda: step(xt, yt).numpy(), repeats)
+    one_step = median_seconds(lambda: step(xt, yt).numpy(), repeats)
     row = {"model": name, "batch": batch, "steps": steps, "one_step_s": round(one_step, 4),
            "floor_s": round(steps * one_step, 4)}
     for loop in ("unroll", "while"):
@@ -56,7 +46,7 @@ def bench(name: str, steps: int, repeats: int) -> dict:
         t = time.perf_counter()
         attack(clf, x, y)
         row[f"{loop}_first_call_s"] = round(time.perf_counter() - t, 3)
-        warm = _time(lambda: attack(clf, x, y), repeats)
+        warm = median_seconds(lambda: attack(clf, x, y), repeats)
         row[f"{loop}_s"] = round(warm, 4)
         row[f"{loop}_vs_floor"] = round(warm / row["floor_s"], 3)
     return row

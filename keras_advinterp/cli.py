@@ -106,13 +106,10 @@ def cmd_attack(args):
 
 
 def cmd_explain(args):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
 
-    from . import interpret, models
+    from . import attacks, interpret, models
+    from .interpret.figures import explanation_figure
 
     clf = models.load(args.model, _weights(args.weights))
     interp = interpret.get(args.method, clf)
@@ -121,23 +118,26 @@ def cmd_explain(args):
     maps = interp(x, cls, progress=not args.json)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(out / f"{interp.name}_maps.npz", maps=maps, class_index=cls)
-    cols = min(8, len(x))
-    rows = int(np.ceil(len(x) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(2 * cols, 2.2 * rows), squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    for i, ax in enumerate(axes.flat[: len(x)]):
-        interpret.show(ax, x[i], maps[i], title=f"{names[i][:16]}\n{clf.class_names[cls[i]][:16]}")
-    fig.suptitle(f"{interp.name} on {clf.name}")
-    fig.tight_layout()
+    arrays = {"maps": maps, "class_index": cls}
+    x_adv = maps_adv = None
+    if args.attack:
+        result = attacks.get(args.attack, eps=args.eps)(clf, x, y)
+        x_adv, maps_adv = result.x_adv, interp(result.x_adv, cls)
+        arrays.update(x_adv=x_adv, maps_adv=maps_adv)
+    np.savez_compressed(out / f"{interp.name}_maps.npz", **arrays)
     figure = out / f"{interp.name}.png"
-    fig.savefig(figure, dpi=110)
-    plt.close(fig)
+    titles = [f"{names[i][:16]}\n{clf.class_names[cls[i]][:16]}" for i in range(len(x))]
+    explanation_figure(figure, x, maps, titles, x_adv=x_adv, maps_adv=maps_adv, method=f"{interp.name} on {clf.name}")
     payload = {"method": interp.name, "model": clf.describe(), "images": len(x), "figure": str(figure),
                "maps": str(out / f"{interp.name}_maps.npz")}
-    _emit(args, payload, [f"{interp.name} maps for {len(x)} images on {clf.name}", f"figure: {figure}",
-                          f"maps: {payload['maps']}"])
+    lines = [f"{interp.name} maps for {len(x)} images on {clf.name}", f"figure: {figure}", f"maps: {payload['maps']}"]
+    if args.attack:
+        tau = interpret.metrics.kendall_tau(maps, maps_adv)
+        iou = interpret.metrics.top_iou(maps, maps_adv)
+        payload.update(attack=args.attack, eps=args.eps, kendall_tau=float(tau.mean()), top20_iou=float(iou.mean()))
+        lines.insert(1, f"clean vs {args.attack} (eps {args.eps * 255:.1f}/255): Kendall tau {tau.mean():.3f}, "
+                        f"top-20% IoU {iou.mean():.3f}")
+    _emit(args, payload, lines)
 
 
 def cmd_models(args):
@@ -217,6 +217,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     e.add_argument("--method", default="gradcam", choices=sorted(INTERPRETERS))
     e.add_argument("--class-index", type=int, default=None, help="explain this class (default: the label)")
+    e.add_argument("--attack", choices=sorted(ATTACKS), help="also attack and show clean vs adversarial maps")
+    e.add_argument("--eps", type=_number, default=8 / 255, help="attack budget with --attack (default 8/255)")
     e.add_argument("--out", default="advinterp-out/explain")
     e.set_defaults(func=cmd_explain)
 

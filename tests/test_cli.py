@@ -52,7 +52,7 @@ def test_attack_explain_models(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv, match", [
-    (["attack", "--eps", "-1/255", "--limit", "2"], "eps must be >= 0"),
+    (["attack", "--eps=-1/255", "--limit", "2"], "eps must be >= 0"),
     (["attack", "--model", "resnet9"], "unknown model 'resnet9'"),
     (["demo", "--model", "resnet50", "--weights", "imagenet"], "not in the Keras cache"),
     (["explain", "--data", "/no/such/dir"], "unknown data set"),

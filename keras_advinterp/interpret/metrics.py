@@ -75,3 +75,34 @@ def kendall_tau(maps_a, maps_b) -> np.ndarray:
         tau = kendalltau(a[i].ravel(), b[i].ravel()).statistic
         out[i] = 0.0 if np.isnan(tau) else tau  # a constant map ranks nothing
     return out
+
+
+def interpretability_score(cams, delta, quantile: float = 0.7) -> np.ndarray:
+    """IS(delta) = ||B o delta||_2 / ||delta||_2, B = CAM >= its ``quantile`` (per image).
+
+    ``cams`` (N, H, W), ``delta`` (N, H, W, C) perturbations; B is broadcast
+    over channels. 1 when the perturbation lies inside the discriminative
+    region, 0 when it lies outside (seeds/001 Sec. 3.2, Eq. 5-6, Table 2;
+    nu = the 70% quantile). An all-zero perturbation scores 0.
+    """
+    if not 0.0 <= quantile < 1.0:
+        raise ValueError(f"quantile must be in [0, 1). Received: quantile={quantile}")
+    cams = np.asarray(cams, np.float64)
+    delta = np.asarray(delta, np.float64)
+    if delta.ndim != 4 or delta.shape[:3] != cams.shape:
+        raise ValueError(f"delta must be (N, H, W, C) over maps (N, H, W). Received: delta {delta.shape}, maps {cams.shape}")
+    nu = np.quantile(cams.reshape(len(cams), -1), quantile, axis=1)[:, None, None]
+    inside = (cams >= nu)[..., None]
+    num = np.sqrt(((inside * delta) ** 2).reshape(len(delta), -1).sum(1))
+    den = np.sqrt((delta**2).reshape(len(delta), -1).sum(1))
+    return np.where(den > 0, num / np.maximum(den, 1e-300), 0.0)
+
+
+def ssim_noise(x, x_adv) -> np.ndarray:
+    """1 - SSIM (scikit-image) between clean and adversarial images, per image (003's noise measure)."""
+    from skimage.metrics import structural_similarity
+
+    x, x_adv = np.asarray(x, np.float64), np.asarray(x_adv, np.float64)
+    if x.shape != x_adv.shape or x.ndim != 4:
+        raise ValueError(f"x and x_adv must be two (N, H, W, C) arrays of one shape. Received: {x.shape}, {x_adv.shape}")
+    return np.array([1.0 - structural_similarity(a, b, channel_axis=-1, data_range=1.0) for a, b in zip(x, x_adv)])

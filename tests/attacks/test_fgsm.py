@@ -5,15 +5,20 @@ import tensorflow as tf
 from keras_advinterp import attacks
 
 
-def _hand_fgsm(clf, x, y, eps, target=None):
-    xt = tf.constant(x)
-    with tf.GradientTape() as tape:
-        tape.watch(xt)
-        logits = clf.model(xt, training=False)
-        labels = y if target is None else target
-        ce = keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
-        loss = tf.reduce_sum(ce if target is None else -ce)
-    g = tape.gradient(loss, xt).numpy()
+def _hand_fgsm(clf, x, y, eps, target=None, jit=False):
+    """x + eps * sign(grad of the CE loss) by hand; ``jit`` computes the gradient
+    under XLA like the attack does (same float order), else eagerly."""
+
+    def grad(xt):
+        with tf.GradientTape() as tape:
+            tape.watch(xt)
+            logits = clf.model(xt, training=False)
+            labels = y if target is None else target
+            ce = keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
+            loss = tf.reduce_sum(ce if target is None else -ce)
+        return tape.gradient(loss, xt)
+
+    g = (tf.function(grad, jit_compile=True) if jit else grad)(tf.constant(x)).numpy()
     return np.clip(x + eps * np.sign(g), 0, 1), g
 
 
@@ -21,11 +26,12 @@ def test_fgsm_equals_hand_computed_sign_step(shapes_clf, shapes_data):
     x, y = shapes_data.x[:16], shapes_data.y[:16]
     eps = 4 / 255
     result = attacks.FGSM(eps=eps)(shapes_clf, x, y)
-    expected, g = _hand_fgsm(shapes_clf, x, y, eps)
-    # XLA may flip the sign of gradients that are ~0; everywhere else it is exact
-    clear = np.abs(g) > 1e-6 * np.abs(g).max()
-    np.testing.assert_allclose(result.x_adv[clear], expected[clear], atol=1e-6)
-    assert clear.mean() > 0.9
+    expected, _ = _hand_fgsm(shapes_clf, x, y, eps, jit=True)
+    np.testing.assert_allclose(result.x_adv, expected, atol=1e-6)
+    # Eagerly computed gradients differ from XLA's only where a ReLU input
+    # sits within rounding of 0: a handful of pixels in a hundred thousand.
+    eager, _ = _hand_fgsm(shapes_clf, x, y, eps)
+    assert np.mean(np.abs(result.x_adv - eager) < 1e-6) > 0.9995
     assert np.abs(result.x_adv - x).max() <= eps + 1e-6
 
 
@@ -33,9 +39,8 @@ def test_targeted_fgsm_descends_target_loss(shapes_clf, shapes_data):
     x, y = shapes_data.x[:8], shapes_data.y[:8]
     target = (y + 2) % shapes_clf.num_classes
     result = attacks.FGSM(eps=2 / 255)(shapes_clf, x, y, target=target)
-    expected, g = _hand_fgsm(shapes_clf, x, y, 2 / 255, target)
-    clear = np.abs(g) > 1e-6 * np.abs(g).max()
-    np.testing.assert_allclose(result.x_adv[clear], expected[clear], atol=1e-6)
+    expected, _ = _hand_fgsm(shapes_clf, x, y, 2 / 255, target, jit=True)
+    np.testing.assert_allclose(result.x_adv, expected, atol=1e-6)
     before = shapes_clf.probabilities(x)[np.arange(8), target]
     after = shapes_clf.probabilities(result.x_adv)[np.arange(8), target]
     assert np.mean(after > before) >= 0.75

@@ -4,7 +4,7 @@ import pytest
 from keras_advinterp import attacks
 
 EPS_LINF = 8 / 255
-EPS_L2 = 0.5
+EPS_L2 = 1.0
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,7 @@ def test_pgd_l2_stays_in_ball(shapes_clf, shapes_correct):
     l2 = np.sqrt(((result.x_adv - x[:32]) ** 2).reshape(32, -1).sum(1))
     assert l2.max() <= EPS_L2 + 1e-5
     assert result.x_adv.min() >= 0.0 and result.x_adv.max() <= 1.0
-    assert result.success_rate >= 0.5, result.summary()
+    assert result.success_rate >= 0.75, result.summary()  # measured 0.84 on these images
 
 
 def test_targeted_pgd_reaches_target(shapes_clf, shapes_correct):
@@ -58,7 +58,7 @@ def test_same_seed_same_result_and_no_recompile(digits_clf, digits_data):
     x, y = digits_data.x[:20], digits_data.y[:20]
     attack = attacks.PGD(eps=0.1, steps=3)
     a = attack(digits_clf, x, y, batch_size=8, seed=1)  # 8 + 8 + 4 (padded)
-    key = [k for k in digits_clf._compiled if k[0] == "attack" and dict(k[2])["steps"] == 3][0]
+    key = [k for k in digits_clf._compiled if k[0] == "attack" and dict(k[2]).get("steps") == 3][0]
     traced = digits_clf._compiled[key].experimental_get_tracing_count()
     b = attacks.PGD(eps=0.1, steps=3)(digits_clf, x, y, batch_size=8, seed=1)
     np.testing.assert_array_equal(a.x_adv, b.x_adv)

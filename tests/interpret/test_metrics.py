@@ -42,3 +42,38 @@ def test_top_region_size_and_mask_iou():
 def test_metric_errors(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def _is_reference(cam, delta, q=0.7):
+    """Straight transcription of seeds/001 Eq. 5-6 for one image."""
+    nu = np.quantile(cam.ravel(), q)
+    b = (cam >= nu).astype(float)[..., None]
+    return np.linalg.norm((b * delta).ravel()) / np.linalg.norm(delta.ravel())
+
+
+def test_interpretability_score_matches_numpy_reference(rng):
+    cams = rng.random((4, 12, 12))
+    delta = rng.normal(size=(4, 12, 12, 3))
+    ours = metrics.interpretability_score(cams, delta)
+    np.testing.assert_allclose(ours, [_is_reference(c, d) for c, d in zip(cams, delta)], rtol=1e-12)
+
+
+def test_interpretability_score_extremes():
+    cam = np.zeros((1, 10, 10))
+    cam[0, :3] = 1.0  # discriminative region: the top three rows (30%)
+    inside = np.zeros((1, 10, 10, 1))
+    inside[0, 1, 4] = 0.1
+    outside = np.zeros((1, 10, 10, 1))
+    outside[0, 8, 4] = 0.1
+    assert metrics.interpretability_score(cam, inside)[0] == pytest.approx(1.0)
+    assert metrics.interpretability_score(cam, outside)[0] == 0.0
+    assert metrics.interpretability_score(cam, np.zeros((1, 10, 10, 1)))[0] == 0.0
+    with pytest.raises(ValueError, match="delta must be"):
+        metrics.interpretability_score(cam, np.zeros((1, 10, 10)))
+
+
+def test_ssim_noise(rng):
+    x = rng.random((2, 32, 32, 3))
+    assert np.allclose(metrics.ssim_noise(x, x), 0.0)
+    noisy = np.clip(x + rng.normal(0, 0.1, x.shape), 0, 1)
+    assert np.all(metrics.ssim_noise(x, noisy) > 0.05)

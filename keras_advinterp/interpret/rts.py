@@ -1,0 +1,127 @@
+"""RTS: real-time saliency, a masking model trained once, then one forward pass.
+
+The masking model reads the classifier's own (frozen) feature maps, gates
+them with a learned embedding of the class asked about, and decodes a mask
+m in [0, 1] at feature resolution, upsampled to the input. It is trained so
+that the kept region alone preserves the class and its deletion destroys it:
+    tv * TV(m) + area * mean(m) - log p_c(keep(x, m)) + destroy * p_c(keep(x, 1 - m))^0.3
+with keep(x, m) = m x + (1 - m) blur(x).
+
+References:
+    Dabkowski and Gal, "Real Time Image Saliency for Black Box Classifiers"
+    (NeurIPS 2017); the RTS interpreter of seeds/003 (Sec. IV, Eq. 16).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+from tqdm.auto import tqdm
+
+from ..models.embedded import WEIGHTS_DIR
+from .base import Interpreter
+from .differentiable import class_scores, upsample
+from .perturbation import gaussian_blur, total_variation
+
+LOSS = {"tv": 0.05, "area": 0.5, "destroy": 2.0, "destroy_power": 0.3, "blur_sigma": 0.05}
+
+
+def build_masker(clf, feature_layer: str | None = None, width: int = 64) -> keras.Model:
+    """Masking model: (pixels, class index) -> mask (N, h, w) at feature resolution, in [0, 1]."""
+    layer = feature_layer or clf.feature_layer
+    k = clf.model.get_layer(layer).output.shape[-1]
+    feats_in = keras.Input(clf.model.get_layer(layer).output.shape[1:], name="features")
+    cls_in = keras.Input((), dtype="int32", name="class_index")
+    gate = keras.layers.Embedding(clf.num_classes, k, embeddings_initializer="ones", name="class_gate")(cls_in)
+    h = keras.layers.Multiply(name="gated")([feats_in, keras.layers.Reshape((1, 1, k))(gate)])
+    h = keras.layers.Conv2D(width, 3, padding="same", activation="relu", name="dec1")(h)
+    h = keras.layers.Conv2D(width // 2, 3, padding="same", activation="relu", name="dec2")(h)
+    logit = keras.layers.Conv2D(1, 1, name="mask_logit")(h)
+    mask = keras.layers.Activation("sigmoid", name="mask")(logit)
+    return keras.Model([feats_in, cls_in], keras.layers.Reshape(mask.shape[1:3])(mask), name=f"{clf.name}_rts")
+
+
+def rts_weights_file(clf) -> Path:
+    return WEIGHTS_DIR / f"{clf.name}_rts.weights.h5"
+
+
+class RTS(Interpreter):
+    """Real-time saliency maps from a trained masking model (one forward pass).
+
+    Args:
+        weights: ``"embedded"`` (the shipped masker for an embedded model),
+            a weights file, or a trained ``keras.Model`` from ``train_rts``.
+    """
+
+    name = "rts"
+
+    def __init__(self, clf, *, weights="embedded", **kwargs):
+        super().__init__(clf, **kwargs)
+        self._features = keras.Model(clf.model.inputs[0], clf.model.get_layer(self.feature_layer).output)
+        if isinstance(weights, keras.Model):
+            self.masker = weights
+            return
+        self.masker = build_masker(clf, self.feature_layer)
+        path = rts_weights_file(clf) if weights == "embedded" else Path(weights)
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"no RTS masking model for {clf.name!r} at {path}; train one with "
+                f"`python experiments/train_rts.py --model {clf.name}` or interpret.rts.train_rts(clf, x, y)"
+            )
+        self.masker.load_weights(str(path))
+
+    def maps(self, x, class_index):
+        m = self.masker([self._features(x, training=False), class_index], training=False)
+        return upsample(m, x.shape[1], x.shape[2])
+
+    def explain_batch(self, x, class_index):
+        fn = self.clf.compiled(("interpret", self.name, id(self.masker)),
+                               lambda: tf.function(self.maps, jit_compile=True))
+        return fn(tf.constant(x), tf.constant(class_index, tf.int32)).numpy()
+
+
+def rts_loss(clf, features, masker, x, y, weights=LOSS):
+    """Per-batch RTS objective (scalar) and the masks (N, H, W)."""
+    small = masker([features(x, training=False), y], training=True)
+    m = upsample(small, x.shape[1], x.shape[2])
+    blurred = gaussian_blur(x, weights["blur_sigma"] * max(x.shape[1], x.shape[2]))
+    mm = m[..., None]
+    keep = mm * x + (1 - mm) * blurred
+    drop = (1 - mm) * x + mm * blurred
+    p_keep = class_scores(tf.nn.softmax(clf.model(keep, training=False)), y)
+    p_drop = class_scores(tf.nn.softmax(clf.model(drop, training=False)), y)
+    loss = (weights["tv"] * total_variation(small, 2.0) + weights["area"] * tf.reduce_mean(small, axis=[1, 2])
+            - tf.math.log(p_keep + 1e-6) + weights["destroy"] * (p_drop + 1e-6) ** weights["destroy_power"])
+    return tf.reduce_mean(loss), m
+
+
+def train_rts(clf, x, y, *, epochs: int = 3, batch_size: int = 64, lr: float = 2e-3, seed: int = 0,
+              progress: bool = True) -> keras.Model:
+    """Trains a masking model for ``clf`` on images ``x`` with labels ``y`` (classifier frozen)."""
+    keras.utils.set_random_seed(seed)
+    features = keras.Model(clf.model.inputs[0], clf.model.get_layer(clf.feature_layer).output)
+    masker = build_masker(clf)
+    opt = keras.optimizers.Adam(lr)
+
+    @tf.function(jit_compile=True)
+    def step(xb, yb):
+        with tf.GradientTape() as tape:
+            loss, _ = rts_loss(clf, features, masker, xb, yb)
+        grads = tape.gradient(loss, masker.trainable_variables)
+        opt.apply_gradients(zip(grads, masker.trainable_variables))
+        return loss
+
+    rng = np.random.default_rng(seed)
+    n = (len(x) // batch_size) * batch_size  # whole batches only: one compiled shape
+    for epoch in range(epochs):
+        order = rng.permutation(len(x))[:n]
+        losses = []
+        bar = tqdm(range(0, n, batch_size), desc=f"RTS epoch {epoch + 1}/{epochs}", disable=not progress)
+        for s in bar:
+            idx = order[s : s + batch_size]
+            losses.append(float(step(tf.constant(x[idx]), tf.constant(y[idx], tf.int32))))
+            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
+    return masker
