@@ -4,8 +4,9 @@ Finds the smallest smooth region whose deletion (blending with a blurred
 copy) destroys the class score: minimise
     l1 * mean(1 - m) + tv * mean(|grad m|^beta) + softmax(f(x'))_c,
     x' = m * x + (1 - m) * blur(x),
-over a low-resolution mask m in [0, 1] (sigmoid of free parameters,
-upsampled bilinearly), with Adam. The map is 1 - m: what had to go.
+over a low-resolution mask m in [0, 1] (sigmoid of free parameters p,
+upsampled bilinearly), with Adam. The map ranks pixels by 1 - m (what had
+to go), reported as the min-max normalised -p, upsampled.
 
 References:
     Fong and Vedaldi, "Interpretable Explanations of Black Boxes by
@@ -19,7 +20,10 @@ import tensorflow as tf
 
 from .._checks import positive
 from .base import Interpreter
-from .differentiable import class_scores
+from .differentiable import class_scores, normalize, upsample
+
+
+FILLS = ("blur", "mean")
 
 
 def gaussian_blur(x, sigma: float):
@@ -52,12 +56,15 @@ class MASK(Interpreter):
         tv: weight of the total variation of the mask; ``tv_beta`` its exponent.
         mask_scale: mask resolution as a fraction of the input (28/224 in the paper).
         blur_sigma: Gaussian blur of the deletion image, as a fraction of the input size.
+        fill: what deleted pixels become: ``blur`` (the paper's blurred copy)
+            or ``mean`` (the image's mean colour).
     """
 
     name = "mask"
 
     def __init__(self, clf, *, steps: int = 300, lr: float = 0.1, l1: float = 0.05, tv: float = 0.2,
-                 tv_beta: float = 3.0, mask_scale: float = 0.125, blur_sigma: float = 0.05, **kwargs):
+                 tv_beta: float = 3.0, mask_scale: float = 0.125, blur_sigma: float = 0.05,
+                 fill: str = "blur", **kwargs):
         super().__init__(clf, **kwargs)
         self.steps = positive(steps, "steps", integer=True)
         self.lr = positive(lr, "lr")
@@ -66,11 +73,14 @@ class MASK(Interpreter):
         self.tv_beta = positive(tv_beta, "tv_beta")
         self.mask_scale = positive(mask_scale, "mask_scale")
         self.blur_sigma = positive(blur_sigma, "blur_sigma")
+        if fill not in FILLS:
+            raise ValueError(f"fill must be one of {FILLS}. Received: fill={fill!r}")
+        self.fill = fill
         if self.mask_scale > 1:
             raise ValueError(f"mask_scale must be in (0, 1]. Received: mask_scale={mask_scale}")
 
     def _settings(self):
-        return (self.steps, self.lr, self.l1, self.tv, self.tv_beta, self.mask_scale, self.blur_sigma)
+        return (self.steps, self.lr, self.l1, self.tv, self.tv_beta, self.mask_scale, self.blur_sigma, self.fill)
 
     def explain_batch(self, x, class_index):
         key = ("interpret", self.name, self._settings())
@@ -80,12 +90,15 @@ class MASK(Interpreter):
     def maps(self, x, class_index):
         n, h, w = x.shape[0], x.shape[1], x.shape[2]
         mh, mw = max(2, int(round(h * self.mask_scale))), max(2, int(round(w * self.mask_scale)))
-        blurred = gaussian_blur(x, self.blur_sigma * max(h, w))
+        if self.fill == "blur":
+            blurred = gaussian_blur(x, self.blur_sigma * max(h, w))
+        else:  # the image's mean colour: deletion that cannot smear edges into the background
+            blurred = tf.broadcast_to(tf.reduce_mean(x, axis=[1, 2], keepdims=True), x.shape)
         b1, b2, eps = 0.9, 0.999, 1e-8
 
         def mask_of(p):
             m = tf.sigmoid(p)
-            return m, tf.image.resize(m[..., None], (h, w), method="bilinear")
+            return m, upsample(m, h, w)[..., None]
 
         def loss_fn(p):
             m_small, m = mask_of(p)
@@ -108,4 +121,6 @@ class MASK(Interpreter):
         p0 = tf.fill([n, mh, mw], 3.0)  # sigmoid(3) ~ 0.95: start by keeping everything
         zeros = tf.zeros_like(p0)
         _, p, _, _ = tf.while_loop(lambda i, *_: i < self.steps, step, (tf.constant(0), p0, zeros, zeros))
-        return 1.0 - mask_of(p)[1][..., 0]
+        # Rank by -p (what had to go), min-max normalised: the same order as
+        # 1 - m without the ties a saturated sigmoid makes.
+        return normalize(upsample(-p, h, w))

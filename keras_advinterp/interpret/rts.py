@@ -23,14 +23,18 @@ from tqdm.auto import tqdm
 
 from ..models.embedded import WEIGHTS_DIR
 from .base import Interpreter
-from .differentiable import class_scores, upsample
+from .differentiable import class_scores, normalize, upsample
 from .perturbation import gaussian_blur, total_variation
 
 LOSS = {"tv": 0.05, "area": 0.5, "destroy": 2.0, "destroy_power": 0.3, "blur_sigma": 0.05}
 
 
 def build_masker(clf, feature_layer: str | None = None, width: int = 64) -> keras.Model:
-    """Masking model: (pixels, class index) -> mask (N, h, w) at feature resolution, in [0, 1]."""
+    """Masking model: (features, class index) -> mask logits (N, h, w) at feature resolution.
+
+    The mask is ``sigmoid(logits)``; maps rank pixels by the logits, which do
+    not saturate (a saturated sigmoid ties whole regions at 1.0).
+    """
     layer = feature_layer or clf.feature_layer
     k = clf.model.get_layer(layer).output.shape[-1]
     feats_in = keras.Input(clf.model.get_layer(layer).output.shape[1:], name="features")
@@ -40,8 +44,7 @@ def build_masker(clf, feature_layer: str | None = None, width: int = 64) -> kera
     h = keras.layers.Conv2D(width, 3, padding="same", activation="relu", name="dec1")(h)
     h = keras.layers.Conv2D(width // 2, 3, padding="same", activation="relu", name="dec2")(h)
     logit = keras.layers.Conv2D(1, 1, name="mask_logit")(h)
-    mask = keras.layers.Activation("sigmoid", name="mask")(logit)
-    return keras.Model([feats_in, cls_in], keras.layers.Reshape(mask.shape[1:3])(mask), name=f"{clf.name}_rts")
+    return keras.Model([feats_in, cls_in], keras.layers.Reshape(logit.shape[1:3])(logit), name=f"{clf.name}_rts")
 
 
 def rts_weights_file(clf) -> Path:
@@ -74,8 +77,13 @@ class RTS(Interpreter):
         self.masker.load_weights(str(path))
 
     def maps(self, x, class_index):
-        m = self.masker([self._features(x, training=False), class_index], training=False)
-        return upsample(m, x.shape[1], x.shape[2])
+        logits = self.masker([self._features(x, training=False), class_index], training=False)
+        return normalize(upsample(logits, x.shape[1], x.shape[2]))
+
+    def masks(self, x, class_index):
+        """The masks themselves, sigmoid(logits) in [0, 1], (N, H, W)."""
+        logits = self.masker([self._features(x, training=False), class_index], training=False)
+        return upsample(tf.sigmoid(logits), x.shape[1], x.shape[2])
 
     def explain_batch(self, x, class_index):
         fn = self.clf.compiled(("interpret", self.name, id(self.masker)),
@@ -85,7 +93,7 @@ class RTS(Interpreter):
 
 def rts_loss(clf, features, masker, x, y, weights=LOSS):
     """Per-batch RTS objective (scalar) and the masks (N, H, W)."""
-    small = masker([features(x, training=False), y], training=True)
+    small = tf.sigmoid(masker([features(x, training=False), y], training=True))
     m = upsample(small, x.shape[1], x.shape[2])
     blurred = gaussian_blur(x, weights["blur_sigma"] * max(x.shape[1], x.shape[2]))
     mm = m[..., None]
