@@ -47,6 +47,13 @@ def test_attack_explain_models(tmp_path, capsys):
     assert cli.main(["explain", "--method", "cam", "--limit", "4", "--out", str(tmp_path), "--json"]) == 0
     e = json.loads(capsys.readouterr().out)
     assert np.load(e["maps"])["maps"].shape == (4, 64, 64)
+    assert cli.main(["explain", "--method", "gradcam_xla", "--limit", "3", "--attack", "pgd", "--out", str(tmp_path),
+                     "--json"]) == 0
+    e = json.loads(capsys.readouterr().out)
+    saved = np.load(e["maps"])
+    assert saved["maps_adv"].shape == saved["maps"].shape == (3, 64, 64) and e["kendall_tau"] < 0.99
+    with Image.open(e["figure"]) as im:
+        assert im.size[1] > 300
     assert cli.main(["models", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["shapes"]["present"] is True
 

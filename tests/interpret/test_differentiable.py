@@ -97,3 +97,10 @@ def test_compiled_twin_is_cached_per_setting(digits_clf, digits_data):
     keys = [k for k in digits_clf._compiled if k[:2] == ("interpret", "cam")]
     interpret.CAM(digits_clf)(digits_data.x[:4], digits_data.y[:4])
     assert [k for k in digits_clf._compiled if k[:2] == ("interpret", "cam")] == keys and len(keys) == 1
+
+
+def test_grad_twin_agrees_with_saliency_on_resnet50(resnet, rng):
+    x = rng.random((2, 224, 224, 3), dtype=np.float32)
+    cls = np.array([1, 500])
+    eager = interpret.Grad(resnet).maps(tf.constant(x), tf.constant(cls)).numpy()
+    assert np.abs(eager - interpret.Saliency(resnet)(x, cls)).max() < 1e-3
