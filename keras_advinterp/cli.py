@@ -41,19 +41,14 @@ def _weights(text):
 
 def _inputs(args, clf):
     from . import data as datasets
+    from .models import default_data
 
     if args.image:
         x = __import__("numpy").stack([datasets.read_image(p, clf.input_size, clf.channels) for p in args.image])
         return x, clf.predict(x).argmax(1), [Path(p).name for p in args.image]
-    d = datasets.load(args.data or _default_data(clf), args.split, limit=args.limit,
+    d = datasets.load(args.data or default_data(clf), args.split, limit=args.limit,
                       size=clf.input_size, channels=clf.channels)
     return d.x, d.y, d.files or [f"{d.name}[{i}]" for i in range(len(d))]
-
-
-def _default_data(clf):
-    from .models import EMBEDDED
-
-    return EMBEDDED[clf.name].data if clf.name in EMBEDDED else "photos"
 
 
 def cmd_demo(args):

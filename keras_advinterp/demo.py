@@ -22,7 +22,7 @@ def _inputs(clf, images, data_name, n, seed):
         size = clf.input_size
         x = np.stack([data.read_image(p, size, clf.channels) for p in images])
         return x, clf.predict(x).argmax(1), [Path(p).name for p in images], "predicted on the clean image"
-    name = data_name or models.EMBEDDED.get(clf.name, None) and models.EMBEDDED[clf.name].data or "photos"
+    name = data_name or models.default_data(clf)
     d = data.load(name, "test", limit=None if name == "photos" else max(n * 4, n), seed=seed)
     if len(d.class_names) != clf.num_classes:
         raise ValueError(f"data set {name!r} has {len(d.class_names)} classes but model {clf.name!r} "

@@ -115,7 +115,7 @@ class Attack(ABC):
 
         key = ("attack", self.name, tuple(sorted(self.params().items())), targeted)
         run = clf.compiled(key, lambda: self.build(clf, targeted))
-        forward = clf._forward()
+        forward = clf.compiled_forward()
         counter = iter(range(10**9))
 
         def step(xb, yb, tb):

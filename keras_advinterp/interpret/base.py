@@ -29,7 +29,7 @@ class Interpreter(ABC):
             raise ValueError(f"clf must be a keras_advinterp Classifier. Received: clf={type(clf).__name__}")
         self.clf = clf
         if feature_layer is not None and feature_layer != clf.feature_layer:
-            clf._check_feature_layer(feature_layer)  # raises with the layer names
+            clf.check_feature_layer(feature_layer)  # raises with the layer names
         self.feature_layer = feature_layer or clf.feature_layer
         self.batch_size = positive(batch_size, "batch_size", integer=True)
 

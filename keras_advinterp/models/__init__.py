@@ -43,6 +43,11 @@ def load(name: str = DEFAULT_MODEL, weights: str | None = "default") -> Classifi
     raise ValueError(f"unknown model {name!r}; available: {sorted(available())}. Received: name={name!r}")
 
 
+def default_data(clf: Classifier) -> str:
+    """The data set a model is meant for: its own for embedded models, else the photos."""
+    return EMBEDDED[clf.name].data if clf.name in EMBEDDED else "photos"
+
+
 def available() -> dict[str, dict]:
     """Model name -> {kind, weights location, present}."""
     out = {}
@@ -59,5 +64,5 @@ def available() -> dict[str, dict]:
 
 __all__ = [
     "Classifier", "load", "available", "from_keras", "WeightsUnavailableError",
-    "imagenet_class_names", "DEFAULT_MODEL", "EMBEDDED", "APPLICATIONS",
+    "imagenet_class_names", "DEFAULT_MODEL", "EMBEDDED", "APPLICATIONS", "default_data",
 ]

@@ -103,7 +103,7 @@ def build_application(name: str, weights: str | None = "imagenet") -> Classifier
     """
     spec = APPLICATIONS[name]
     if weights == "imagenet":
-        path, source = imagenet_weights_path(name), None
+        path = imagenet_weights_path(name)
         source = f"imagenet ({path})"
     elif weights is None:
         path, source = None, "random (weights=None)"

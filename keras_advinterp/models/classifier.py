@@ -55,10 +55,11 @@ class Classifier:
         self.channels = int(channels)
         self.name = name
         self.weights_source = weights_source
-        self.feature_layer = self._check_feature_layer(feature_layer)
+        self.feature_layer = self.check_feature_layer(feature_layer)
         self._compiled = {}
 
-    def _check_feature_layer(self, name: str) -> str:
+    def check_feature_layer(self, name: str) -> str:
+        """Returns ``name`` if it is a 4-D layer of the model, else raises ValueError listing some."""
         names = [layer.name for layer in self.model.layers]
         if name not in names:
             four_d = [layer.name for layer in self.model.layers if _is_4d(layer)]
@@ -99,7 +100,8 @@ class Classifier:
         return self._compiled[key]
 
     # -- prediction --------------------------------------------------------
-    def _forward(self):
+    def compiled_forward(self):
+        """The compiled (XLA) raw-pixels -> logits function, shared by every tool."""
         return self.compiled(
             "forward",
             lambda: tf.function(lambda x: self.model(x, training=False), jit_compile=True, reduce_retracing=True),
@@ -113,7 +115,7 @@ class Classifier:
         """Logits (N, classes) for images ``x`` (N, H, W, C) in [0, 1]."""
         x = self.check_images(x)
         batch_size = positive(batch_size, "batch_size", integer=True)
-        return map_batches(self._forward(), [x], batch_size, progress=progress and "predict")
+        return map_batches(self.compiled_forward(), [x], batch_size, progress=progress and "predict")
 
     def probabilities(self, x, **kwargs) -> np.ndarray:
         """Softmax of ``predict(x)``, (N, classes)."""
