@@ -63,6 +63,8 @@ def cmd_demo(args):
         c, a = im["clean"][0], im["adversarial"][0]
         lines.append(f"{im['image'][:18]:<18} {im['label'][:12]:<12} {c['class'][:14] + f' {c[chr(112)]:.1%}':<24} "
                      f"{a['class'][:14] + f' {a[chr(112)]:.1%}':<24} {'yes' if im['success'] else 'no'}")
+    if "warning" in s:
+        lines.insert(0, f"warning: {s['warning']}")
     lines += [f"success rate {s['success_rate']:.0%}; {s['seconds']:.1f} s",
               f"figure: {s['figure']}", f"summary: {Path(args.out) / 'demo.json'}"]
     _emit(args, s, lines)

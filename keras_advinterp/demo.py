@@ -77,6 +77,9 @@ def run_demo(model: str = models.DEFAULT_MODEL, *, weights="default", images=Non
         "figure": str(figure),
         "seconds": round(time.perf_counter() - t0, 2),
     }
+    if clf.weights_source.startswith("random"):
+        summary["warning"] = ("random weights: predictions and explanations mean nothing; "
+                              "use them for shapes and timings only")
     (out / "demo.json").write_text(json.dumps(summary, indent=2))
     return summary
 

@@ -36,6 +36,15 @@ def test_demo_on_user_images(tmp_path, capsys):
     assert cli.main(["demo", "--model", "digits", "--image", str(path), "--out", str(tmp_path / "o"), "--json"]) == 0
     saved = json.loads((tmp_path / "o" / "demo.json").read_text())
     assert saved["labels"] == "predicted on the clean image" and saved["images"][0]["image"] == "noise.png"
+    assert "warning" not in saved
+
+
+def test_demo_warns_about_random_weights(tmp_path, capsys):
+    assert cli.main(["demo", "--model", "digits", "--weights", "none", "-n", "2", "--steps", "2",
+                     "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("warning: random weights")
+    assert "random weights" in json.loads((tmp_path / "demo.json").read_text())["warning"]
 
 
 def test_attack_explain_models(tmp_path, capsys):
