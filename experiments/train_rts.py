@@ -26,16 +26,20 @@ def main():
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--limit", type=int, default=None, help="training images (default: the whole train split)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--area", type=float, default=None, help="weight of the mask area term (default: rts.LOSS)")
+    p.add_argument("--out", default=None, help="weights file (default: the shipped one)")
     a = p.parse_args()
     clf = models.load(a.model)
     spec = models.EMBEDDED[a.model]
     x, y = data.load(spec.data, "train", limit=a.limit, seed=a.seed)
     t = time.time()
-    masker = interpret.train_rts(clf, x, y, epochs=a.epochs, seed=a.seed)
+    overrides = {} if a.area is None else {"area": a.area}
+    masker = interpret.train_rts(clf, x, y, epochs=a.epochs, seed=a.seed, loss_weights=overrides)
     seconds = time.time() - t
-    masker.save_weights(str(rts_weights_file(clf)))
+    out = a.out or str(rts_weights_file(clf))
+    masker.save_weights(out)
     report = {"model": a.model, "epochs": a.epochs, "train_images": len(x), "train_seconds": round(seconds, 1),
-              "weights": str(rts_weights_file(clf))}
+              "loss_overrides": overrides, "weights": out}
     test = data.load(spec.data, "test", limit=300)
     if test.masks is not None:
         maps = interpret.RTS(clf, weights=masker)(test.x, test.y)

@@ -67,8 +67,9 @@ class PGD(Attack):
                  norm: str = "linf", random_start: bool = True, loop: str = "auto"):
         self.eps = positive(eps, "eps", allow_zero=True)
         self.steps = positive(steps, "steps", integer=True)
-        self.step_size = positive(step_size if step_size is not None else 2.5 * self.eps / self.steps or 1e-3,
-                                  "step_size")
+        if step_size is None:  # Madry et al.'s rule; with eps = 0 the step is irrelevant
+            step_size = 2.5 * self.eps / self.steps if self.eps > 0 else 1e-3
+        self.step_size = positive(step_size, "step_size")
         self.norm = get_norm(norm)
         self.random_start = bool(random_start)
         if loop not in LOOPS:

@@ -107,8 +107,15 @@ def rts_loss(clf, features, masker, x, y, weights=LOSS):
 
 
 def train_rts(clf, x, y, *, epochs: int = 3, batch_size: int = 64, lr: float = 2e-3, seed: int = 0,
-              progress: bool = True) -> keras.Model:
-    """Trains a masking model for ``clf`` on images ``x`` with labels ``y`` (classifier frozen)."""
+              loss_weights: dict | None = None, progress: bool = True) -> keras.Model:
+    """Trains a masking model for ``clf`` on images ``x`` with labels ``y`` (classifier frozen).
+
+    ``loss_weights`` overrides entries of ``LOSS`` (tv, area, destroy, destroy_power, blur_sigma).
+    """
+    unknown = set(loss_weights or {}) - set(LOSS)
+    if unknown:
+        raise ValueError(f"unknown RTS loss weights {sorted(unknown)}; known: {sorted(LOSS)}")
+    weights = {**LOSS, **(loss_weights or {})}
     keras.utils.set_random_seed(seed)
     features = keras.Model(clf.model.inputs[0], clf.model.get_layer(clf.feature_layer).output)
     masker = build_masker(clf)
@@ -117,7 +124,7 @@ def train_rts(clf, x, y, *, epochs: int = 3, batch_size: int = 64, lr: float = 2
     @tf.function(jit_compile=True)
     def step(xb, yb):
         with tf.GradientTape() as tape:
-            loss, _ = rts_loss(clf, features, masker, xb, yb)
+            loss, _ = rts_loss(clf, features, masker, xb, yb, weights)
         grads = tape.gradient(loss, masker.trainable_variables)
         opt.apply_gradients(zip(grads, masker.trainable_variables))
         return loss

@@ -134,6 +134,7 @@ def _activation_name(layer) -> str | None:
 def _rebuild(model: keras.Model, x, output_layer):
     """Applies clones of ``model``'s layers to tensor ``x``; returns the logits tensor."""
     copies = []
+    skip = []  # the clone of a final Softmax layer: passed through, so the output is logits
 
     def clone(layer):
         if isinstance(layer, keras.Model):
@@ -143,12 +144,14 @@ def _rebuild(model: keras.Model, x, output_layer):
             config["activation"] = "linear"
         new = layer.__class__.from_config(config)
         copies.append((layer, new))
+        if layer is output_layer and _is_softmax_layer(layer):
+            skip.append(new)
         return new
 
     def call(layer, *args, **kwargs):
         if isinstance(layer, keras.Model):
             return _apply(layer, args[0])
-        if layer in {new for old, new in copies if old is output_layer} and _is_softmax_layer(layer):
+        if any(layer is s for s in skip):
             return args[0]
         return layer(*args, **kwargs)
 
