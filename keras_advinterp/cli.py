@@ -44,7 +44,7 @@ def _inputs(args, clf):
     from .models import default_data
 
     if args.image:
-        x = __import__("numpy").stack([datasets.read_image(p, clf.input_size, clf.channels) for p in args.image])
+        x = datasets.read_images(args.image, clf.input_size, clf.channels)
         return x, clf.predict(x).argmax(1), [Path(p).name for p in args.image]
     d = datasets.load(args.data or default_data(clf), args.split, limit=args.limit,
                       size=clf.input_size, channels=clf.channels)

@@ -19,8 +19,7 @@ from . import attacks, data, interpret, models
 
 def _inputs(clf, images, data_name, n, seed):
     if images:
-        size = clf.input_size
-        x = np.stack([data.read_image(p, size, clf.channels) for p in images])
+        x = data.read_images(images, clf.input_size, clf.channels)
         return x, clf.predict(x).argmax(1), [Path(p).name for p in images], "predicted on the clean image"
     name = data_name or models.default_data(clf)
     d = data.load(name, "test", limit=None if name == "photos" else max(n * 4, n), seed=seed)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from . import digits, photos, shapes
-from .folder import folder_dataset, index_folder, load_folder, read_image
+from .folder import folder_dataset, index_folder, load_folder, read_image, read_images
 
 NAMES = ("shapes", "digits", "photos")
 
@@ -73,4 +73,4 @@ def load(name: str, split: str = "test", limit: int | None = None, *, seed: int 
     raise ValueError(f"unknown data set {name!r}: expected one of {NAMES} or an existing folder. Received: name={name!r}")
 
 
-__all__ = ["Data", "load", "NAMES", "load_folder", "folder_dataset", "index_folder", "read_image"]
+__all__ = ["Data", "load", "NAMES", "load_folder", "folder_dataset", "index_folder", "read_image", "read_images"]

@@ -97,6 +97,11 @@ def read_image(path, size=None, channels: int = 3) -> np.ndarray:
     return arr[..., None] if channels == 1 else arr
 
 
+def read_images(paths, size, channels: int = 3) -> np.ndarray:
+    """Image files as one float32 batch (N, H, W, channels) in [0, 1]; raises ValueError naming a bad file."""
+    return np.stack([read_image(p, size, channels) for p in paths])
+
+
 def load_folder(root, *, size=(224, 224), channels: int = 3, labels_file=None, limit=None):
     """Reads a whole folder into memory: (x, y, index) with bad files skipped."""
     idx = index_folder(root, labels_file)
