@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from . import attacks, data, interpret, models
+from .models.classifier import softmax
 
 
 def _inputs(clf, images, data_name, n, seed):
@@ -49,7 +50,7 @@ def run_demo(model: str = models.DEFAULT_MODEL, *, weights="default", images=Non
         "clean_true": cam(x, y), "clean_adv": cam(x, adv),
         "adv_true": cam(result.x_adv, y), "adv_adv": cam(result.x_adv, adv),
     }
-    p_clean, p_adv = _softmax(clf.predict(x)), _softmax(result.logits)
+    p_clean, p_adv = clf.probabilities(x), softmax(result.logits)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     figure = out / "demo.png"
@@ -81,11 +82,6 @@ def run_demo(model: str = models.DEFAULT_MODEL, *, weights="default", images=Non
                               "use them for shapes and timings only")
     (out / "demo.json").write_text(json.dumps(summary, indent=2))
     return summary
-
-
-def _softmax(z):
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
 
 
 def _top5(clf, p):

@@ -105,10 +105,10 @@ class CAM(Differentiable):
     def __init__(self, clf, **kwargs):
         super().__init__(clf, **kwargs)
         self.dense = dense_head(clf, self.feature_layer)
-        self._features = keras.Model(clf.model.inputs[0], clf.model.get_layer(self.feature_layer).output)
 
     def maps(self, x, class_index):
-        feats = self._features(x, training=False)
+        # XLA prunes the unused logits output; one shared feature model serves every map
+        feats = self.clf.features_and_logits(self.feature_layer)(x, training=False)[0]
         w = tf.gather(self.dense.kernel, tf.cast(class_index, tf.int32), axis=1)  # (k, N)
         cam = tf.nn.relu(tf.einsum("nhwk,kn->nhw", feats, tf.cast(w, feats.dtype)))
         return normalize(upsample(cam, x.shape[1], x.shape[2]))
@@ -127,7 +127,7 @@ class GradCAMXLA(Differentiable):
         # The tape must record the head while it runs; feats only exist after the
         # forward pass, so it watches variables (the default) rather than feats.
         with tf.GradientTape() as tape:
-            feats, logits = self.clf.feature_model(x, training=False)
+            feats, logits = self.clf.features_and_logits(self.feature_layer)(x, training=False)
             score = tf.reduce_sum(class_scores(logits, class_index))
         grads = tape.gradient(score, feats)
         weights = tf.reduce_mean(grads, axis=[1, 2], keepdims=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import cached_property
 from typing import Sequence
 
 import keras
@@ -83,11 +82,18 @@ class Classifier:
     def input_shape(self) -> tuple[int, int, int]:
         return (*self.input_size, self.channels)
 
-    @cached_property
+    @property
     def feature_model(self) -> keras.Model:
         """Raw pixels -> (feature maps of ``feature_layer``, logits)."""
-        feats = self.model.get_layer(self.feature_layer).output
-        return keras.Model(self.model.inputs[0], [feats, self.model.outputs[0]], name=f"{self.name}_features")
+        return self.features_and_logits(self.feature_layer)
+
+    def features_and_logits(self, layer: str) -> keras.Model:
+        """Raw pixels -> (output of 4-D ``layer``, logits); built once per layer."""
+        def build():
+            feats = self.model.get_layer(self.check_feature_layer(layer)).output
+            return keras.Model(self.model.inputs[0], [feats, self.model.outputs[0]], name=f"{self.name}_{layer}")
+
+        return self.compiled(("features_and_logits", layer), build)
 
     def compiled(self, key, build):
         """Caches one compiled function per key on this classifier.
@@ -119,9 +125,7 @@ class Classifier:
 
     def probabilities(self, x, **kwargs) -> np.ndarray:
         """Softmax of ``predict(x)``, (N, classes)."""
-        logits = self.predict(x, **kwargs)
-        e = np.exp(logits - logits.max(axis=1, keepdims=True))
-        return e / e.sum(axis=1, keepdims=True)
+        return softmax(self.predict(x, **kwargs))
 
     def top_k(self, x, k: int = 5, **kwargs) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` class indices and probabilities, each (N, k), best first."""
@@ -156,6 +160,12 @@ class Classifier:
         from .wrap import from_keras
 
         return from_keras(model, **kwargs)
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of a (N, classes) array, numerically stable."""
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
 
 
 def _is_4d(layer) -> bool:

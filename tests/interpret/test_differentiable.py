@@ -104,3 +104,12 @@ def test_grad_twin_agrees_with_saliency_on_resnet50(resnet, rng):
     cls = np.array([1, 500])
     eager = interpret.Grad(resnet).maps(tf.constant(x), tf.constant(cls)).numpy()
     assert np.abs(eager - interpret.Saliency(resnet)(x, cls)).max() < 1e-3
+
+
+def test_gradcam_twin_honours_a_feature_layer_override(shapes_clf, shapes_data):
+    x, y = shapes_data.x[:4], shapes_data.y[:4]
+    ours = interpret.GradCAMXLA(shapes_clf, feature_layer="block1_out").maps(tf.constant(x), tf.constant(y)).numpy()
+    ref = interpret.GradCAM(shapes_clf, feature_layer="block1_out")(x, y)
+    assert np.abs(ours - ref).max() < 1e-3
+    default = interpret.GradCAMXLA(shapes_clf)(x, y)
+    assert np.abs(ours - default).max() > 0.05  # a different layer gives a different map
