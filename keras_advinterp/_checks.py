@@ -79,3 +79,22 @@ def positive(value, name: str, *, allow_zero: bool = False, integer: bool = Fals
         bound = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"{name} must be {bound}. Received: {name}={value!r}")
     return int(value) if integer else float(value)
+
+
+def choice(value, name: str, options):
+    """Checks ``value`` is one of ``options`` (strings compared lower-case)."""
+    key = value.lower() if isinstance(value, str) else value
+    if key not in options:
+        raise ValueError(f"{name} must be one of {tuple(options)}. Received: {name}={value!r}")
+    return key
+
+
+def in_range(value, name: str, lo: float, hi: float, *, integer: bool = False):
+    """Checks a hyper-parameter is a number in the closed range [lo, hi]."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{name} must be a number. Received: {name}={value!r}")
+    if integer and int(value) != value:
+        raise ValueError(f"{name} must be an integer. Received: {name}={value!r}")
+    if not np.isfinite(value) or not lo <= value <= hi:
+        raise ValueError(f"{name} must be in [{lo}, {hi}]. Received: {name}={value!r}")
+    return int(value) if integer else float(value)

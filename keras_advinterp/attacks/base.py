@@ -1,10 +1,13 @@
 """What every attack shares: validation, batching, the result type.
 
 An attack is a configured object called on a batch; subclasses only build
-one compiled function ``run(x, y, target, seed) -> x_adv`` that holds the
-whole iteration loop (``tf.function(jit_compile=True)``). The function is
-cached on the Classifier per (attack, settings, targeted), so a second call
-with the same settings never recompiles; the last partial batch is padded.
+one function ``run(x, y, target, seed)`` returning ``x_adv`` or
+``(x_adv, iterations)`` (iterations per image, int32 (N,)). The iteration
+loop lives inside ``tf.function(jit_compile=True)``; an outer search (the
+binary search over C&W's constant) may be a Python loop over compiled inner
+loops. ``run`` is cached on the Classifier per (attack, settings, targeted),
+so a second call with the same settings never recompiles; the last partial
+batch is padded so compiled shapes never change.
 """
 
 from __future__ import annotations
@@ -33,7 +36,8 @@ class AttackResult:
         logits: (N, classes) logits on ``x_adv``.
         labels: (N,) true labels given; ``target`` the targets or None.
         norms: per-image ``l0`` (changed values), ``l1``, ``l2``, ``linf``.
-        iterations: gradient steps the loop ran per image.
+        iterations: (N,) gradient steps the loop ran per image (early abort
+            or success-stopping attacks report fewer than their budget).
         seconds: wall time of the call (compilation included on first call).
     """
 
@@ -43,7 +47,7 @@ class AttackResult:
     labels: np.ndarray
     target: np.ndarray | None
     norms: dict[str, np.ndarray]
-    iterations: int
+    iterations: np.ndarray
     seconds: float
     attack: str
     params: dict = field(default_factory=dict)
@@ -66,7 +70,7 @@ class AttackResult:
             "success_rate": round(self.success_rate, 4),
             "mean_norms": {k: round(float(v.mean()), 6) for k, v in self.norms.items()},
             "max_norms": {k: round(float(v.max()), 6) for k, v in self.norms.items()},
-            "iterations": self.iterations,
+            "mean_iterations": round(float(np.mean(self.iterations)), 2),
             "seconds_per_image": round(self.seconds / n, 5),
         }
 
@@ -87,6 +91,7 @@ class Attack(ABC):
 
     @property
     def iterations(self) -> int:
+        """Step budget per image, reported when ``run`` returns no count."""
         return int(self.params().get("steps", 1))
 
     def __repr__(self) -> str:
@@ -120,18 +125,19 @@ class Attack(ABC):
 
         def step(xb, yb, tb):
             s = tf.constant([seed, next(counter)], tf.int32)
-            x_adv = run(tf.constant(xb), tf.constant(yb), tf.constant(tb), s)
-            return x_adv, forward(x_adv)
+            out = run(tf.constant(xb), tf.constant(yb), tf.constant(tb), s)
+            x_adv, its = out if isinstance(out, tuple) else (out, np.full(len(xb), self.iterations, np.int32))
+            return x_adv, forward(x_adv), its
 
         start = time.perf_counter()
-        x_adv, logits = map_batches(step, [x, y, t], batch_size, progress=progress and self.name)
+        x_adv, logits, iterations = map_batches(step, [x, y, t], batch_size, progress=progress and self.name)
         seconds = time.perf_counter() - start
         pred = logits.argmax(axis=1)
         success = pred == t if targeted else pred != y
         return AttackResult(
             x_adv=x_adv, success=success, logits=logits, labels=y,
             target=t if targeted else None, norms=perturbation_norms(x_adv - x),
-            iterations=self.iterations, seconds=seconds, attack=self.name, params=self.params(),
+            iterations=iterations.astype(np.int32), seconds=seconds, attack=self.name, params=self.params(),
         )
 
 
@@ -147,3 +153,17 @@ def loss_gradient(clf: Classifier, x_adv, labels, targeted: bool):
         ce = keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
         objective = tf.reduce_sum(-ce if targeted else ce)  # a sum keeps per-image gradients batch-independent
     return tape.gradient(objective, x_adv)
+
+
+def margin(logits, labels, targeted: bool, kappa: float = 0.0):
+    """C&W's logit margin, clipped at ``-kappa``; <= -kappa means success.
+
+    Untargeted: ``z_y - max_{j != y} z_j``; targeted: ``max_{j != t} z_j - z_t``.
+    Minimising it drives the image across the decision boundary with
+    confidence ``kappa`` (Carlini & Wagner, f_6).
+    """
+    onehot = tf.one_hot(labels, tf.shape(logits)[-1], dtype=logits.dtype)
+    own = tf.reduce_sum(onehot * logits, axis=-1)
+    other = tf.reduce_max(logits - 1e9 * onehot, axis=-1)
+    diff = other - own if targeted else own - other
+    return tf.maximum(diff, -kappa)
