@@ -70,35 +70,108 @@ def cmd_demo(args):
     _emit(args, s, lines)
 
 
+def _attack_params(args, cls) -> dict:
+    """Common flags the attack accepts, then ``--param key=value`` pairs (which win)."""
+    import inspect
+
+    accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
+    common = {"eps": args.eps, "steps": args.steps, "step_size": args.step_size, "norm": args.norm,
+              "confidence": args.confidence}
+    params = {k: v for k, v in common.items() if v is not None and k in accepted}
+    for item in args.param or []:
+        key, sep, text = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or not key:
+            raise ValueError(f"--param expects key=value. Received: {item!r}")
+        if key not in accepted:
+            raise ValueError(f"attack {cls.name!r} has no parameter {key!r}; it takes {sorted(accepted)}. "
+                             f"Received: --param {item}")
+        params[key] = _literal(text)
+    return params
+
+
+def _literal(text: str):
+    """``--param`` values: numbers (8/255 allowed), booleans, None, else the string."""
+    low = text.strip().lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low == "none":
+        return None
+    try:
+        value = Fraction(text.strip())
+    except (ValueError, ZeroDivisionError):
+        return text.strip()
+    return int(value) if value.denominator == 1 and "." not in text else float(value)
+
+
+def save_adversarial_folder(out: Path, x_adv, names, labels, predictions, root=None) -> tuple[list[Path], object]:
+    """Writes lossless 8-bit PNGs with the source file names (DAmageNet style).
+
+    Files from a folder keep their path relative to ``root`` (so a
+    ``class/image.jpg`` layout becomes ``class/image.png``); other sources
+    are numbered. A ``labels.csv`` (file,label,adversarial_prediction)
+    lets ``--data <out>`` read the set back with its labels. Returns the
+    written paths and the 8-bit pixels actually saved.
+    """
+    import numpy as np
+    from PIL import Image
+
+    out.mkdir(parents=True, exist_ok=True)
+    q = np.round(np.clip(x_adv, 0, 1) * 255).astype(np.uint8)
+    paths, rows = [], []
+    for i, (img, name) in enumerate(zip(q, names)):
+        rel = Path(f"{i:06d}.png")
+        if root is not None and Path(name).resolve().is_relative_to(root):
+            rel = Path(name).resolve().relative_to(root).with_suffix(".png")
+        path = out / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(img[..., 0] if img.shape[-1] == 1 else img).save(path)
+        paths.append(path)
+        rows.append(f"{rel.as_posix()},{int(labels[i])},{int(predictions[i])}")
+    (out / "labels.csv").write_text("file,label,adversarial_prediction\n" + "\n".join(rows) + "\n")
+    return paths, q.astype(np.float32) / 255.0
+
+
 def cmd_attack(args):
     import numpy as np
 
     from . import attacks, models
 
-    params = {"eps": args.eps}
-    if args.attack == "pgd":
-        params.update(steps=args.steps, norm=args.norm)
-        if args.step_size is not None:
-            params["step_size"] = args.step_size
-    else:
-        params["norm"] = args.norm
-    attack = attacks.get(args.attack, **params)  # bad parameters fail before any model loads
+    cls = attacks.REGISTRY[args.attack]
+    attack = cls(**_attack_params(args, cls))  # bad parameters fail before any model loads
     clf = models.load(args.model, _weights(args.weights))
     x, y, names = _inputs(args, clf)
+    unknown = y < 0
+    if unknown.any():  # a flat folder without labels: attack the model's own predictions
+        y = np.where(unknown, clf.predict(x).argmax(1), y)
     result = attack(clf, x, y, target=args.target, batch_size=args.batch_size, progress=not args.json)
-    summary = {**result.summary(), "model": clf.describe(), "images": len(x)}
+    summary = {**result.summary(), "model": clf.describe(), "images": len(x),
+               "labels_from_predictions": int(unknown.sum())}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(out / "adversarial.npz", x_adv=result.x_adv, labels=result.labels,
-                        predictions=result.predictions, success=result.success)
-    (out / "attack.json").write_text(json.dumps(summary, indent=2))
+                        predictions=result.predictions, success=result.success, files=np.asarray(names))
+    lines = [f"{attack!r} on {clf.name} ({clf.weights_source}), {len(x)} images"]
+    if args.save_dir:
+        root = Path(args.data).resolve() if args.data and Path(args.data).is_dir() else None
+        paths, saved = save_adversarial_folder(Path(args.save_dir), result.x_adv, names, result.labels,
+                                               result.predictions, root)
+        pred8 = clf.predict(saved).argmax(1)
+        ok8 = pred8 == result.target if result.target is not None else pred8 != result.labels
+        summary.update(save_dir=str(args.save_dir), saved=len(paths), success_rate_8bit=round(float(ok8.mean()), 4))
+        lines.append(f"{'saved':<16}{len(paths)} PNG files in {args.save_dir} (8-bit: success {ok8.mean():.1%})")
+    (out / "attack.json").write_text(json.dumps(summary, indent=2, default=str))
     m = summary["mean_norms"]
-    lines = [f"{attack!r} on {clf.name} ({clf.weights_source}), {len(x)} images",
-             f"{'success rate':<16}{summary['success_rate']:.1%}",
-             f"{'mean Linf':<16}{m['linf']:.4f} ({m['linf'] * 255:.2f}/255)",
-             f"{'mean L2':<16}{m['l2']:.4f}",
-             f"{'time per image':<16}{summary['seconds_per_image'] * 1000:.1f} ms (compilation included)",
-             f"wrote {out / 'attack.json'} and {out / 'adversarial.npz'}"]
+    lines[1:1] = [f"{'success rate':<16}{summary['success_rate']:.1%}",
+                  f"{'mean Linf':<16}{m['linf']:.4f} ({m['linf'] * 255:.2f}/255)",
+                  f"{'mean L2':<16}{m['l2']:.4f}",
+                  f"{'mean L1':<16}{m['l1']:.3f}",
+                  f"{'mean L0':<16}{m['l0']:.0f} of {x[0].size} values",
+                  f"{'iterations':<16}{summary['mean_iterations']:.1f} per image",
+                  f"{'time per image':<16}{summary['seconds_per_image'] * 1000:.1f} ms (compilation included)"]
+    if unknown.any():
+        lines.append(f"note: {int(unknown.sum())} image(s) had no label; their clean prediction was attacked")
+    lines.append(f"wrote {out / 'attack.json'} and {out / 'adversarial.npz'}")
     _emit(args, summary, lines)
 
 
@@ -192,19 +265,27 @@ def build_parser() -> argparse.ArgumentParser:
         q.add_argument("--split", default="test")
         q.add_argument("--limit", type=int, default=64, help="images to use (default: %(default)s)")
 
-    a = sub.add_parser("attack", help="run an attack over a data set and summarise it")
-    _add_model_args(a)
-    add_inputs(a)
     from .attacks import REGISTRY as ATTACKS
 
+    listing = "\n".join(f"  {n:<10} {(ATTACKS[n].__doc__ or '').strip().splitlines()[0]}" for n in sorted(ATTACKS))
+    a = sub.add_parser("attack", help="run an attack over a data set and summarise it",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog=f"attacks:\n{listing}\n\nAny constructor argument: --param key=value "
+                              "(e.g. -p binary_search_steps=3 -p abort_early=false); "
+                              "see help(keras_advinterp.attacks.<Class>).")
+    _add_model_args(a)
+    add_inputs(a)
     a.add_argument("--attack", default="pgd", choices=sorted(ATTACKS))
-    a.add_argument("--eps", type=_number, default=8 / 255)
-    a.add_argument("--steps", type=int, default=10)
+    a.add_argument("--eps", type=_number, default=None, help="budget, e.g. 8/255 (default: the attack's)")
+    a.add_argument("--steps", type=int, default=None, help="iterations (default: the attack's)")
     a.add_argument("--step-size", type=_number, default=None)
-    a.add_argument("--norm", default="linf", choices=["linf", "l2"])
+    a.add_argument("--norm", default=None, choices=["linf", "l2", "l1"], help="(default: the attack's)")
+    a.add_argument("--confidence", type=float, default=None, help="C&W / EAD kappa (default: the attack's)")
+    a.add_argument("-p", "--param", action="append", metavar="KEY=VALUE", help="any other attack parameter")
     a.add_argument("--target", type=int, default=None, help="target class index (targeted attack)")
     a.add_argument("--batch-size", type=int, default=32)
-    a.add_argument("--out", default="advinterp-out/attack")
+    a.add_argument("--out", default="advinterp-out/attack", help="summary JSON and .npz (default: %(default)s)")
+    a.add_argument("--save-dir", help="also write the adversarial images as PNG with the source file names")
     a.set_defaults(func=cmd_attack)
 
     e = sub.add_parser("explain", help="explanation maps (CAM, Grad-CAM, ...) as PNG and .npz")

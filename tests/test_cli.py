@@ -1,6 +1,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -82,3 +83,49 @@ def test_cli_errors_exit_2_with_message(argv, match, capsys, tmp_path, monkeypat
 def test_bad_eps_text():
     with pytest.raises(SystemExit):
         cli.main(["attack", "--eps", "lots"])
+
+
+def test_attack_help_lists_every_attack():
+    from keras_advinterp.attacks import REGISTRY
+
+    out = subprocess.run([sys.executable, "-m", "keras_advinterp.cli", "attack", "--help"], capture_output=True,
+                         text=True, check=True).stdout
+    listed = out.split("attacks:")[1]
+    for name in REGISTRY:
+        assert f"\n  {name} " in listed, name
+
+
+def test_attack_save_dir_writes_lossless_copy_with_source_names(tmp_path, capsys, shapes_data):
+    src = tmp_path / "set"
+    for i in range(6):  # class/image layout with JPEG and PNG sources
+        cls = src / shapes_data.class_names[shapes_data.y[i]]
+        cls.mkdir(parents=True, exist_ok=True)
+        Image.fromarray((shapes_data.x[i] * 255).round().astype(np.uint8)).save(cls / f"img{i}.{'png' if i % 2 else 'jpg'}")
+    adv = tmp_path / "adv"
+    assert cli.main(["attack", "--attack", "pgd", "--data", str(src), "--eps", "8/255", "-p", "restarts=2",
+                     "--out", str(tmp_path / "out"), "--save-dir", str(adv), "--json"]) == 0
+    s = json.loads(capsys.readouterr().out)
+    assert s["params"]["restarts"] == 2 and s["saved"] == 6 and 0 <= s["success_rate_8bit"] <= 1
+    written = sorted(p.relative_to(adv).as_posix() for p in adv.rglob("*.png"))
+    expected = sorted(p.relative_to(src).with_suffix(".png").as_posix() for p in src.rglob("img*"))
+    assert written == expected
+    saved = np.load(tmp_path / "out" / "adversarial.npz")
+    for f, x_adv in zip(saved["files"], saved["x_adv"]):
+        back = np.asarray(Image.open(adv / Path(f).relative_to(src).with_suffix(".png")), np.float32) / 255
+        assert np.abs(back - x_adv).max() <= 0.5 / 255 + 1e-6  # lossless up to 8-bit rounding
+    lines = (adv / "labels.csv").read_text().splitlines()
+    assert lines[0] == "file,label,adversarial_prediction" and len(lines) == 7
+    # 8-bit rounding keeps the budget: sources are on the 1/255 grid and eps is a multiple of 1/255
+    assert cli.main(["attack", "--attack", "fgsm", "--data", str(adv), "--eps", "0", "--out", str(tmp_path / "o2"),
+                     "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["count"] == 6
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["attack", "--attack", "pgd", "-p", "binary_search_steps=3"], "attack 'pgd' has no parameter 'binary_search_steps'"),
+    (["attack", "--attack", "pgd", "-p", "restarts"], "--param expects key=value"),
+    (["attack", "--attack", "pgd", "-p", "restarts=0"], "restarts must be > 0"),
+])
+def test_attack_param_errors(argv, match, capsys):
+    assert cli.main(argv) == 2
+    assert match in capsys.readouterr().err

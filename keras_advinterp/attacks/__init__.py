@@ -8,11 +8,12 @@ XLA-compiled function. ``get(name, **params)`` builds one by name.
 
 from __future__ import annotations
 
+from .attention import AttentionAttack, attention_mass
 from .base import Attack, AttackResult
-from .gradient import FGSM, PGD
+from .gradient import BIM, FGSM, MIM, PGD
 from .norms import perturbation_norms
 
-REGISTRY: dict[str, type[Attack]] = {cls.name: cls for cls in (FGSM, PGD)}
+REGISTRY: dict[str, type[Attack]] = {cls.name: cls for cls in (FGSM, BIM, MIM, PGD, AttentionAttack)}
 
 
 def get(name: str, **params) -> Attack:
@@ -26,4 +27,4 @@ def get(name: str, **params) -> Attack:
         raise ValueError(f"bad parameters for attack {name!r}: {e}. Received: {params}") from e
 
 
-__all__ = ["Attack", "AttackResult", "FGSM", "PGD", "get", "REGISTRY", "perturbation_norms"]
+__all__ = ["Attack", "AttackResult", "FGSM", "BIM", "MIM", "PGD", "AttentionAttack", "attention_mass", "get", "REGISTRY", "perturbation_norms"]

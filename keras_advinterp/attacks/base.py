@@ -141,18 +141,29 @@ class Attack(ABC):
         )
 
 
-def loss_gradient(clf: Classifier, x_adv, labels, targeted: bool):
-    """Gradient of the attack objective w.r.t. the input (ascent direction).
+LOSSES = ("ce", "margin")
 
-    Untargeted: increase cross-entropy of the true label. Targeted:
-    decrease cross-entropy of the target (so ascend its negative).
+
+def objective(logits, labels, targeted: bool, loss: str = "ce"):
+    """Per-image quantity an attack ascends: (N,).
+
+    ``ce``: cross-entropy of the true label (untargeted) or minus that of
+    the target (targeted). ``margin``: minus C&W's logit margin (unclipped),
+    which keeps pushing once the label has changed.
     """
+    if loss == "margin":
+        return -margin(logits, labels, targeted, kappa=float("inf"))
+    ce = keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
+    return -ce if targeted else ce
+
+
+def loss_gradient(clf: Classifier, x_adv, labels, targeted: bool, loss: str = "ce"):
+    """Gradient of the attack objective (``objective``) w.r.t. the input (ascent direction)."""
     with tf.GradientTape() as tape:
         tape.watch(x_adv)
         logits = clf.model(x_adv, training=False)
-        ce = keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
-        objective = tf.reduce_sum(-ce if targeted else ce)  # a sum keeps per-image gradients batch-independent
-    return tape.gradient(objective, x_adv)
+        total = tf.reduce_sum(objective(logits, labels, targeted, loss))  # a sum keeps per-image gradients batch-independent
+    return tape.gradient(total, x_adv)
 
 
 def margin(logits, labels, targeted: bool, kappa: float = 0.0):

@@ -55,14 +55,69 @@ class L2:
         return delta * tf.minimum(1.0, eps / _per_example_l2(delta))
 
 
-NORMS = {"linf": Linf, "l2": L2}
+class L1:
+    """The L1 ball with sparse steps (Tramer & Boneh's SLIDE, NeurIPS 2019).
+
+    A dense L1-normalised step spreads the budget thinly; SLIDE moves only
+    the coordinates whose gradient magnitude is in the top ``1 - sparsity``
+    fraction, each by the same amount, skipping those the [0, 1] box would
+    clip. Projection is Duchi et al.'s sort-based L1-ball projection.
+    """
+
+    name = "l1"
+
+    def __init__(self, sparsity: float = 0.99):
+        self.sparsity = sparsity
+
+    @staticmethod
+    def random_start(shape, eps, seed):
+        # Laplace direction, radius eps * u^(1/d): uniform in the ball.
+        s1, s2, s3 = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
+        mag = -tf.math.log(tf.random.stateless_uniform(shape, s1, 1e-12, 1.0))
+        g = mag * tf.sign(tf.random.stateless_uniform(shape, s2, -1.0, 1.0))
+        d = float(np.prod(shape[1:]))
+        u = tf.random.stateless_uniform([shape[0]] + [1] * (len(shape) - 1), s3)
+        return g / _per_example_l1(g) * eps * u ** (1.0 / d)
+
+    def direction(self, grad, x_adv=None):
+        if x_adv is not None:  # a step the box would clip is wasted budget
+            blocked = ((x_adv <= 0.0) & (grad < 0.0)) | ((x_adv >= 1.0) & (grad > 0.0))
+            grad = tf.where(blocked, tf.zeros_like(grad), grad)
+        flat = tf.reshape(grad, [tf.shape(grad)[0], -1])
+        k = max(1, int(round((1.0 - self.sparsity) * flat.shape[1])))
+        kth = tf.math.top_k(tf.abs(flat), k=k).values[:, -1:]
+        keep = tf.cast((tf.abs(flat) >= kth) & (tf.abs(flat) > 0), flat.dtype)
+        step = tf.sign(flat) * keep / tf.maximum(tf.reduce_sum(keep, axis=1, keepdims=True), 1.0)
+        return tf.reshape(step, tf.shape(grad))
+
+    @staticmethod
+    def project(delta, eps):
+        flat = tf.reshape(delta, [tf.shape(delta)[0], -1])
+        d = flat.shape[1]
+        mag = tf.abs(flat)
+        u = tf.sort(mag, axis=1, direction="DESCENDING")
+        cssv = tf.cumsum(u, axis=1) - eps
+        j = tf.range(1, d + 1, dtype=flat.dtype)
+        rho = tf.reduce_sum(tf.cast(u - cssv / j > 0, tf.int32), axis=1, keepdims=True)  # >= 1 when outside
+        theta = tf.gather(cssv, tf.maximum(rho - 1, 0), batch_dims=1) / tf.cast(tf.maximum(rho, 1), flat.dtype)
+        inside = tf.reduce_sum(mag, axis=1, keepdims=True) <= eps
+        shrunk = tf.sign(flat) * tf.nn.relu(mag - theta)
+        return tf.reshape(tf.where(inside, flat, shrunk), tf.shape(delta))
 
 
-_ALIASES = {"inf": "linf", "2": "l2", "2.0": "l2"}
+def _per_example_l1(t):
+    axes = list(range(1, t.shape.rank))
+    return tf.reduce_sum(tf.abs(t), axis=axes, keepdims=True) + _TINY
+
+
+NORMS = {"linf": Linf, "l2": L2, "l1": L1}
+
+
+_ALIASES = {"inf": "linf", "2": "l2", "2.0": "l2", "1": "l1", "1.0": "l1"}
 
 
 def get_norm(name):
-    """Norm class by name: ``linf`` (or ``inf``, ``np.inf``) and ``l2`` (or 2)."""
+    """Norm class by name: ``linf`` (or ``inf``, ``np.inf``), ``l2`` (or 2), ``l1`` (or 1)."""
     key = str(name).lower()
     key = _ALIASES.get(key, key)
     if key not in NORMS:

@@ -106,12 +106,15 @@ class CAM(Differentiable):
         super().__init__(clf, **kwargs)
         self.dense = dense_head(clf, self.feature_layer)
 
-    def maps(self, x, class_index):
+    def raw(self, x, class_index):
+        """(N, h, w) un-normalised map at feature resolution (attention attacks use its mass)."""
         # XLA prunes the unused logits output; one shared feature model serves every map
         feats = self.clf.features_and_logits(self.feature_layer)(x, training=False)[0]
         w = tf.gather(self.dense.kernel, tf.cast(class_index, tf.int32), axis=1)  # (k, N)
-        cam = tf.nn.relu(tf.einsum("nhwk,kn->nhw", feats, tf.cast(w, feats.dtype)))
-        return normalize(upsample(cam, x.shape[1], x.shape[2]))
+        return tf.nn.relu(tf.einsum("nhwk,kn->nhw", feats, tf.cast(w, feats.dtype)))
+
+    def maps(self, x, class_index):
+        return normalize(upsample(self.raw(x, class_index), x.shape[1], x.shape[2]))
 
 
 class GradCAMXLA(Differentiable):
@@ -123,7 +126,8 @@ class GradCAMXLA(Differentiable):
 
     name = "gradcam_xla"
 
-    def maps(self, x, class_index):
+    def raw(self, x, class_index):
+        """(N, h, w) un-normalised map at feature resolution (attention attacks use its mass)."""
         # The tape must record the head while it runs; feats only exist after the
         # forward pass, so it watches variables (the default) rather than feats.
         with tf.GradientTape() as tape:
@@ -131,8 +135,10 @@ class GradCAMXLA(Differentiable):
             score = tf.reduce_sum(class_scores(logits, class_index))
         grads = tape.gradient(score, feats)
         weights = tf.reduce_mean(grads, axis=[1, 2], keepdims=True)
-        cam = tf.nn.relu(tf.reduce_sum(feats * weights, axis=-1))
-        return normalize(upsample(cam, x.shape[1], x.shape[2]))
+        return tf.nn.relu(tf.reduce_sum(feats * weights, axis=-1))
+
+    def maps(self, x, class_index):
+        return normalize(upsample(self.raw(x, class_index), x.shape[1], x.shape[2]))
 
 
 class Grad(Differentiable):

@@ -10,7 +10,7 @@ from keras_advinterp import attacks
     ({"eps": -0.1}, r"eps must be >= 0. Received: eps=-0.1"),
     ({"steps": 0}, r"steps must be > 0. Received: steps=0"),
     ({"steps": 2.5}, r"steps must be an integer"),
-    ({"norm": "l3"}, r"norm must be one of \('linf', 'l2'\). Received: norm='l3'"),
+    ({"norm": "l3"}, r"norm must be one of \('linf', 'l2', 'l1'\). Received: norm='l3'"),
     ({"step_size": float("nan")}, r"step_size must be > 0"),
     ({"loop": "fast"}, r"loop must be one of"),
     ({"eps": "big"}, r"eps must be a number"),
