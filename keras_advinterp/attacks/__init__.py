@@ -10,14 +10,20 @@ from __future__ import annotations
 
 from .attention import AttentionAttack, attention_mass
 from .base import Attack, AttackResult
+from .deepfool import DeepFool
 from .gradient import BIM, FGSM, MIM, PGD
 from .norms import perturbation_norms
+from .optimization import EAD, CarliniWagnerL2
+from .spatial import StAdv, flow_warp
+from .structured import StrAttack
+from .universal import UniversalPerturbation
 
-REGISTRY: dict[str, type[Attack]] = {cls.name: cls for cls in (FGSM, BIM, MIM, PGD, AttentionAttack)}
+REGISTRY: dict[str, type[Attack]] = {cls.name: cls for cls in (FGSM, BIM, MIM, PGD, CarliniWagnerL2, EAD, StrAttack, StAdv, DeepFool,
+                                                             UniversalPerturbation, AttentionAttack)}
 
 
 def get(name: str, **params) -> Attack:
-    """Builds an attack by name (``fgsm``, ``pgd``) with keyword parameters."""
+    """Builds an attack by name (see ``REGISTRY``) with keyword parameters."""
     key = name.lower()
     if key not in REGISTRY:
         raise ValueError(f"unknown attack {name!r}; available: {sorted(REGISTRY)}. Received: name={name!r}")
@@ -27,4 +33,4 @@ def get(name: str, **params) -> Attack:
         raise ValueError(f"bad parameters for attack {name!r}: {e}. Received: {params}") from e
 
 
-__all__ = ["Attack", "AttackResult", "FGSM", "BIM", "MIM", "PGD", "AttentionAttack", "attention_mass", "get", "REGISTRY", "perturbation_norms"]
+__all__ = ["Attack", "AttackResult", "FGSM", "BIM", "MIM", "PGD", "CarliniWagnerL2", "EAD", "StrAttack", "StAdv", "flow_warp", "DeepFool", "UniversalPerturbation", "AttentionAttack", "attention_mass", "get", "REGISTRY", "perturbation_norms"]

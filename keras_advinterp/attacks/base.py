@@ -98,6 +98,23 @@ class Attack(ABC):
         args = ", ".join(f"{k}={v!r}" for k, v in self.params().items())
         return f"{type(self).__name__}({args})"
 
+    def check_call(self, clf, x, y, target, batch_size, *, labels_required: bool = True):
+        """Validates a call before any work: returns ``(x, y, t, batch_size)``.
+
+        ``t`` is the target per image (``y`` when untargeted); ``y`` may be
+        None when not ``labels_required``.
+        """
+        if not isinstance(clf, Classifier):
+            raise ValueError(f"clf must be a keras_advinterp Classifier (see models.load / "
+                             f"Classifier.from_keras). Received: clf={type(clf).__name__}")
+        x = clf.check_images(x)
+        if y is not None or labels_required:
+            y = as_labels(y, len(x), clf.num_classes, "y")
+        if target is not None and not self.targeted_supported:
+            raise ValueError(f"{self.name} has no targeted mode. Received: target={target!r}")
+        t = as_labels(target, len(x), clf.num_classes, "target") if target is not None else y
+        return x, y, t, positive(batch_size, "batch_size", integer=True)
+
     def __call__(self, clf: Classifier, x, y, target=None, *, batch_size: int = 32,
                  seed: int = 0, progress: bool = False) -> AttackResult:
         """Attacks images ``x`` (N, H, W, C) in [0, 1] with true labels ``y``.
@@ -107,16 +124,8 @@ class Attack(ABC):
             batch_size: images per compiled call (the last batch is padded).
             seed: seed of random starts (stateless: the same seed gives the same result).
         """
-        if not isinstance(clf, Classifier):
-            raise ValueError(f"clf must be a keras_advinterp Classifier (see models.load / "
-                             f"Classifier.from_keras). Received: clf={type(clf).__name__}")
-        x = clf.check_images(x)
-        y = as_labels(y, len(x), clf.num_classes, "y")
+        x, y, t, batch_size = self.check_call(clf, x, y, target, batch_size)
         targeted = target is not None
-        if targeted and not self.targeted_supported:
-            raise ValueError(f"{self.name} has no targeted mode. Received: target={target!r}")
-        t = as_labels(target, len(x), clf.num_classes, "target") if targeted else y
-        batch_size = positive(batch_size, "batch_size", integer=True)
 
         key = ("attack", self.name, tuple(sorted(self.params().items())), targeted)
         run = clf.compiled(key, lambda: self.build(clf, targeted))
@@ -139,6 +148,90 @@ class Attack(ABC):
             target=t if targeted else None, norms=perturbation_norms(x_adv - x),
             iterations=iterations.astype(np.int32), seconds=seconds, attack=self.name, params=self.params(),
         )
+
+
+LOOPS = ("auto", "unroll", "chunked", "while")
+# XLA on CPU runs a tf.while_loop 3.6-5x slower than the same steps unrolled
+# (benchmarks/pgd_floor.py; the body loses intra-op parallelism), while
+# unrolling costs compile time that grows with the step count. So "auto"
+# unrolls short loops whole and runs long ones as a Python loop over one
+# compiled, unrolled chunk (state stays on the device; the only host read is
+# one early-stop flag per chunk).
+UNROLL_MAX_STEPS = 20
+CHUNK = 10
+
+
+def compiled_loop(body, steps: int, *, loop: str = "auto", chunk: int = CHUNK, until=None):
+    """Builds ``run(state, consts) -> state`` applying ``body`` ``steps`` times.
+
+    Args:
+        body: ``body(i, state, consts) -> state``, TensorFlow code; ``i`` is
+            the step index (int32 scalar tensor), ``state`` and ``consts``
+            nests of tensors (``consts`` never change).
+        loop: ``unroll`` (one XLA program with every step), ``chunked``
+            (``chunk`` unrolled steps per compiled call), ``while``
+            (``tf.while_loop`` in one XLA program) or ``auto`` (unroll up to
+            ``UNROLL_MAX_STEPS`` steps, else chunked).
+        until: optional ``until(state) -> bool tensor``; the loop stops early
+            once it is true (checked per chunk, or per step in ``while``).
+    """
+    if loop not in LOOPS:
+        raise ValueError(f"loop must be one of {LOOPS}. Received: loop={loop!r}")
+    if loop == "while":
+        @tf.function(jit_compile=True)
+        def run_while(state, consts):
+            def cond(i, s):
+                go = i < steps
+                return go if until is None else go & ~until(s)
+            return tf.while_loop(cond, lambda i, s: (i + 1, body(i, s, consts)), (tf.constant(0), state))[1]
+        return run_while
+    size = steps if loop == "unroll" or (loop == "auto" and steps <= UNROLL_MAX_STEPS) else min(chunk, steps)
+
+    def part(n):
+        @tf.function(jit_compile=True)
+        def unrolled(i0, state, consts):
+            for j in range(n):
+                state = body(i0 + j, state, consts)
+            return state
+        return unrolled
+
+    full, rest = part(size), part(steps % size) if steps % size else None
+
+    def run(state, consts):
+        i = 0
+        while i < steps:
+            n = min(size, steps - i)
+            state = (full if n == size else rest)(tf.constant(i, tf.int32), state, consts)
+            i += n
+            if until is not None and i < steps and bool(until(state)):
+                break
+        return state
+
+    return run
+
+
+def tracing_count(fn) -> int:
+    """Total traces of the compiled functions behind ``fn`` (found through closures).
+
+    Constant across two calls means the second call did not recompile; the
+    tests and ``benchmarks/attacks.py`` check this for every attack.
+    """
+    seen, total, todo = set(), 0, [fn]
+    while todo:
+        f = todo.pop()
+        if id(f) in seen:
+            continue
+        seen.add(id(f))
+        if hasattr(f, "experimental_get_tracing_count"):
+            total += f.experimental_get_tracing_count()
+            f = getattr(f, "python_function", None)
+        for cell in getattr(f, "__closure__", None) or ():
+            try:
+                v = cell.cell_contents
+            except ValueError:  # an empty cell
+                continue
+            todo.extend(v if isinstance(v, (list, tuple)) else [v])
+    return total
 
 
 LOSSES = ("ce", "margin")

@@ -21,13 +21,9 @@ from __future__ import annotations
 import tensorflow as tf
 
 from .._checks import choice, in_range, positive
-from .base import LOSSES, Attack, loss_gradient, objective
+from .base import LOOPS, LOSSES, Attack, compiled_loop, loss_gradient, objective
 from .norms import L1, get_norm
 
-LOOPS = ("auto", "unroll", "while")
-# Unrolling lets XLA fuse across steps (about 2x faster than a while loop on
-# CPU for ResNet50) but compile time grows with the step count.
-UNROLL_MAX_STEPS = 20
 
 
 class FGSM(Attack):
@@ -78,8 +74,10 @@ class PGD(Attack):
         loss: ``ce`` (cross-entropy) or ``margin`` (C&W's logit margin).
         l1_sparsity: with ``norm="l1"``, the gradient-magnitude quantile
             above which coordinates move (0.99: the top 1 %).
-        loop: ``unroll`` (Python loop traced into one XLA program), ``while``
-            (``tf.while_loop``), or ``auto`` (unroll up to 20 steps).
+        loop: ``unroll`` (every step in one XLA program), ``chunked``
+            (a Python loop over a compiled chunk of 10 unrolled steps),
+            ``while`` (``tf.while_loop``) or ``auto`` (unroll up to 20 steps,
+            else chunked); see ``base.compiled_loop``.
     """
 
     name = "pgd"
@@ -116,9 +114,10 @@ class PGD(Attack):
     def build(self, clf, targeted):
         eps, alpha, steps, mu, loss = self.eps, self.step_size, self.steps, self.momentum, self.loss
         norm = L1(self.l1_sparsity) if self.norm is L1 else self.norm
-        unroll = self.loop == "unroll" or (self.loop == "auto" and steps <= UNROLL_MAX_STEPS)
 
-        def step(x, labels, x_adv, g_acc):
+        def step(i, state, consts):
+            x_adv, g_acc = state
+            x, labels = consts
             g = loss_gradient(clf, x_adv, labels, targeted, loss)
             if mu > 0:  # MIM: accumulate L1-normalised gradients
                 g_acc = mu * g_acc + g / (tf.reduce_sum(tf.abs(g), axis=[1, 2, 3], keepdims=True) + 1e-12)
@@ -127,18 +126,15 @@ class PGD(Attack):
             delta = norm.project(x_adv + alpha * d - x, eps)
             return tf.clip_by_value(x + delta, 0.0, 1.0), g_acc
 
+        iterate = compiled_loop(step, steps, loop=self.loop)
+
         @tf.function(jit_compile=True)
+        def start(x, seed):
+            return tf.clip_by_value(x + norm.random_start(x.shape.as_list(), eps, seed), 0.0, 1.0)
+
         def once(x, labels, seed):
-            x_adv, g_acc = x, tf.zeros_like(x)
-            if self.random_start:
-                x_adv = tf.clip_by_value(x + norm.random_start(x.shape.as_list(), eps, seed), 0.0, 1.0)
-            if unroll:
-                for _ in range(steps):
-                    x_adv, g_acc = step(x, labels, x_adv, g_acc)
-            else:
-                x_adv, g_acc = tf.while_loop(lambda i, *_: i < steps, lambda i, xa, ga: (i + 1, *step(x, labels, xa, ga)),
-                                             (tf.constant(0), x_adv, g_acc))[1:]
-            return x_adv
+            x_adv = start(x, seed) if self.random_start else x
+            return iterate((x_adv, tf.zeros_like(x)), (x, labels))[0]
 
         if self.restarts == 1:
             return lambda x, y, t, seed: once(x, t if targeted else y, seed)

@@ -18,12 +18,13 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from .._checks import positive
+from .._checks import choice, positive
 from .base import Interpreter
 from .differentiable import class_scores, normalize, upsample
 
 
 FILLS = ("blur", "mean")
+MODES = ("delete", "preserve")
 
 
 def gaussian_blur(x, sigma: float):
@@ -58,13 +59,16 @@ class MASK(Interpreter):
         blur_sigma: Gaussian blur of the deletion image, as a fraction of the input size.
         fill: what deleted pixels become: ``blur`` (the paper's blurred copy)
             or ``mean`` (the image's mean colour).
+        mode: ``delete`` (the paper's deletion game: the smallest region
+            whose removal destroys the score) or ``preserve`` (the smallest
+            region that alone keeps it, the paper's preservation variant).
     """
 
     name = "mask"
 
     def __init__(self, clf, *, steps: int = 300, lr: float = 0.1, l1: float = 0.05, tv: float = 0.2,
                  tv_beta: float = 3.0, mask_scale: float = 0.125, blur_sigma: float = 0.05,
-                 fill: str = "blur", **kwargs):
+                 fill: str = "blur", mode: str = "delete", **kwargs):
         super().__init__(clf, **kwargs)
         self.steps = positive(steps, "steps", integer=True)
         self.lr = positive(lr, "lr")
@@ -76,11 +80,12 @@ class MASK(Interpreter):
         if fill not in FILLS:
             raise ValueError(f"fill must be one of {FILLS}. Received: fill={fill!r}")
         self.fill = fill
+        self.mode = choice(mode, "mode", MODES)
         if self.mask_scale > 1:
             raise ValueError(f"mask_scale must be in (0, 1]. Received: mask_scale={mask_scale}")
 
     def _settings(self):
-        return (self.steps, self.lr, self.l1, self.tv, self.tv_beta, self.mask_scale, self.blur_sigma, self.fill)
+        return (self.steps, self.lr, self.l1, self.tv, self.tv_beta, self.mask_scale, self.blur_sigma, self.fill, self.mode)
 
     def explain_batch(self, x, class_index):
         key = ("interpret", self.name, self._settings())
@@ -95,6 +100,7 @@ class MASK(Interpreter):
         else:  # the image's mean colour: deletion that cannot smear edges into the background
             blurred = tf.broadcast_to(tf.reduce_mean(x, axis=[1, 2], keepdims=True), x.shape)
         b1, b2, eps = 0.9, 0.999, 1e-8
+        preserve = self.mode == "preserve"
 
         def mask_of(p):
             m = tf.sigmoid(p)
@@ -104,8 +110,11 @@ class MASK(Interpreter):
             m_small, m = mask_of(p)
             x_del = m * x + (1.0 - m) * blurred
             prob = class_scores(tf.nn.softmax(self.clf.model(x_del, training=False)), class_index)
-            return tf.reduce_sum(self.l1 * tf.reduce_mean(1.0 - m_small, axis=[1, 2])
-                                 + self.tv * total_variation(m_small, self.tv_beta) + prob)
+            if preserve:  # keep little, keep the score
+                area, score = tf.reduce_mean(m_small, axis=[1, 2]), 1.0 - prob
+            else:  # delete little, destroy the score
+                area, score = tf.reduce_mean(1.0 - m_small, axis=[1, 2]), prob
+            return tf.reduce_sum(self.l1 * area + self.tv * total_variation(m_small, self.tv_beta) + score)
 
         def step(i, p, mom, vel):
             with tf.GradientTape() as tape:
@@ -121,6 +130,6 @@ class MASK(Interpreter):
         p0 = tf.fill([n, mh, mw], 3.0)  # sigmoid(3) ~ 0.95: start by keeping everything
         zeros = tf.zeros_like(p0)
         _, p, _, _ = tf.while_loop(lambda i, *_: i < self.steps, step, (tf.constant(0), p0, zeros, zeros))
-        # Rank by -p (what had to go), min-max normalised: the same order as
-        # 1 - m without the ties a saturated sigmoid makes.
-        return normalize(upsample(-p, h, w))
+        # Rank by -p (what had to go) or p (what had to stay), min-max
+        # normalised: the order of the mask without a saturated sigmoid's ties.
+        return normalize(upsample(p if preserve else -p, h, w))

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from keras_advinterp import attacks
+from keras_advinterp.attacks.base import tracing_count
 
 EPS_LINF = 8 / 255
 EPS_L2 = 1.0
@@ -47,10 +48,11 @@ def test_targeted_pgd_reaches_target(shapes_clf, shapes_correct):
     assert np.abs(result.x_adv - x).max() <= 16 / 255 + 1e-6
 
 
-def test_while_loop_and_unrolled_loop_agree(digits_clf, digits_data):
+@pytest.mark.parametrize("loop", ["while", "chunked"])
+def test_loop_forms_agree(digits_clf, digits_data, loop):
     x, y = digits_data.x[:16], digits_data.y[:16]
-    a = attacks.PGD(eps=0.1, steps=5, loop="unroll")(digits_clf, x, y, seed=7)
-    b = attacks.PGD(eps=0.1, steps=5, loop="while")(digits_clf, x, y, seed=7)
+    a = attacks.PGD(eps=0.1, steps=13, loop="unroll")(digits_clf, x, y, seed=7)
+    b = attacks.PGD(eps=0.1, steps=13, loop=loop)(digits_clf, x, y, seed=7)  # chunked: 10 + 3 steps
     np.testing.assert_allclose(a.x_adv, b.x_adv, atol=1e-5)
 
 
@@ -59,10 +61,10 @@ def test_same_seed_same_result_and_no_recompile(digits_clf, digits_data):
     attack = attacks.PGD(eps=0.1, steps=3)
     a = attack(digits_clf, x, y, batch_size=8, seed=1)  # 8 + 8 + 4 (padded)
     key = [k for k in digits_clf._compiled if k[0] == "attack" and dict(k[2]).get("steps") == 3][0]
-    traced = digits_clf._compiled[key].experimental_get_tracing_count()
+    traced = tracing_count(digits_clf._compiled[key])
     b = attacks.PGD(eps=0.1, steps=3)(digits_clf, x, y, batch_size=8, seed=1)
     np.testing.assert_array_equal(a.x_adv, b.x_adv)
-    assert digits_clf._compiled[key].experimental_get_tracing_count() == traced == 1
+    assert tracing_count(digits_clf._compiled[key]) == traced == 2  # random start + the unrolled loop
     c = attack(digits_clf, x, y, batch_size=8, seed=2)
     assert not np.array_equal(a.x_adv, c.x_adv)  # the random start depends on the seed
 

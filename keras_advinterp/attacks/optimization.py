@@ -1,0 +1,266 @@
+"""Minimal-perturbation optimisation attacks: Carlini & Wagner L2 and EAD.
+
+Both minimise ``distance(x_adv - x) + c * margin(x_adv)`` per image and
+binary-search the constant ``c``. They share everything but the update
+rule: one compiled inner loop (``_search_loop``) that keeps the closest
+successful image, stops images early, counts steps; and one Python
+binary search (``_binary_search``) that calls it with per-image ``c``.
+
+References:
+    Carlini & Wagner, "Towards Evaluating the Robustness of Neural
+    Networks" (IEEE S&P 2017), Sec. V (L2 attack, f_6, tanh box).
+    Chen et al., "EAD: Elastic-Net Attacks to Deep Neural Networks via
+    Adversarial Examples" (AAAI 2018), Sec. 3, Algorithm 1.
+    Seed 001 (Xu et al.) attacks with both.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from .._checks import choice, positive
+from .base import LOOPS, Attack, compiled_loop, margin
+
+_UPPER = 1e10  # "no upper bound yet" in the binary search
+_ADAM = (0.9, 0.999, 1e-8)  # beta1, beta2, epsilon as in the C&W reference code
+_TANH_SHRINK = 1 - 1e-6  # keeps arctanh(2x - 1) finite at x = 0 and 1
+
+
+def _sum_per_image(t):
+    return tf.reduce_sum(t, axis=list(range(1, t.shape.rank)))
+
+
+def _per_image(v, like):
+    """(N,) -> (N, 1, 1, 1) to broadcast against images."""
+    return tf.reshape(v, [-1] + [1] * (like.shape.rank - 1))
+
+
+def _search_loop(clf, targeted, *, steps, kappa, abort_early, init, step, distance, loop="auto"):
+    """Builds the inner optimisation for one constant per image.
+
+    ``init(x) -> state`` and ``step(i, state, x, labels, c) -> (state, x_eval,
+    logits, loss)`` define the method; ``x_eval`` is the candidate image
+    (logits are its logits, loss its per-image objective). Returns
+    ``inner(x, labels, c, best_dist, best_x) -> (best_dist, best_x, found,
+    steps_used)``, where ``found`` says the image succeeded (with confidence
+    ``kappa``) at least once for this ``c``. The steps run as
+    ``base.compiled_loop`` (chunks of compiled, unrolled steps by default).
+    """
+    check_every = max(steps // 10, 1)
+
+    def body(i, carry, consts):
+        state, active, used, found, prev, best_dist, best_x = carry
+        x, labels, c = consts
+        new, x_eval, logits, loss = step(i, state, x, labels, c)
+        # margin() clips at -kappa; with an infinite kappa it is the raw logit gap.
+        success = margin(logits, labels, targeted, np.inf) < -kappa
+        dist = distance(x_eval - x)
+        better = active & success & (dist < best_dist)
+        best_dist = tf.where(better, dist, best_dist)
+        best_x = tf.where(_per_image(better, x), x_eval, best_x)
+        found |= active & success
+        used += tf.cast(active, tf.int32)
+        state = tf.nest.map_structure(lambda a, b: tf.where(_per_image(active, a), a, b), new, state)
+        if abort_early:  # per image: stop when the loss fell by < 0.01% over the last 10% of steps
+            check = tf.equal((i + 1) % check_every, 0)
+            active &= ~(check & (loss > prev - 1e-4 * tf.abs(prev)))
+            prev = tf.where(check, loss, prev)
+        return state, active, used, found, prev, best_dist, best_x
+
+    iterate = compiled_loop(body, steps, loop=loop, until=lambda carry: ~tf.reduce_any(carry[1]))
+    start = tf.function(init, jit_compile=True)
+
+    def inner(x, labels, c, best_dist, best_x):
+        n = x.shape[0]
+        carry = (start(x), tf.ones([n], tf.bool), tf.zeros([n], tf.int32), tf.zeros([n], tf.bool),
+                 tf.fill([n], np.finfo(np.float32).max), best_dist, best_x)
+        _, _, used, found, _, best_dist, best_x = iterate(carry, (x, labels, c))
+        return best_dist, best_x, found, used
+
+    return inner
+
+
+def _binary_search(inner, x, labels, rounds: int, initial_const: float):
+    """Runs ``inner`` ``rounds`` times, updating each image's constant.
+
+    Until an image first succeeds its ``c`` grows x10; after that ``c`` is
+    the midpoint of the smallest successful and largest failed values
+    (Carlini & Wagner's schedule). Images never successful come back as
+    ``x``. Returns ``(x_adv, iterations)`` with all inner steps per image.
+    """
+    n = int(x.shape[0])
+    c = np.full(n, initial_const, np.float32)
+    lower, upper = np.zeros(n, np.float32), np.full(n, _UPPER, np.float32)
+    best_dist, best_x = tf.fill([n], np.float32(np.inf)), x
+    iterations = np.zeros(n, np.int32)
+    for _ in range(rounds):
+        best_dist, best_x, found, used = inner(x, labels, tf.constant(c), best_dist, best_x)
+        found = found.numpy()
+        iterations += used.numpy()
+        upper = np.where(found, np.minimum(upper, c), upper)
+        lower = np.where(found, lower, np.maximum(lower, c))
+        c = np.where(upper < _UPPER, (lower + upper) / 2, c * 10).astype(np.float32)
+    return best_x, iterations
+
+
+class _ConstantSearch(Attack):
+    """Shared constructor checks and ``build`` of the two attacks."""
+
+    def __init__(self, *, confidence, steps, learning_rate, binary_search_steps, initial_const, abort_early, loop):
+        self.confidence = positive(confidence, "confidence", allow_zero=True)
+        self.steps = positive(steps, "steps", integer=True)
+        self.learning_rate = positive(learning_rate, "learning_rate")
+        self.binary_search_steps = positive(binary_search_steps, "binary_search_steps", integer=True)
+        self.initial_const = positive(initial_const, "initial_const")
+        self.abort_early = bool(abort_early)
+        self.loop = choice(loop, "loop", LOOPS)
+
+    def params(self) -> dict:
+        return {"confidence": self.confidence, "steps": self.steps, "learning_rate": self.learning_rate,
+                "binary_search_steps": self.binary_search_steps, "initial_const": self.initial_const,
+                "abort_early": self.abort_early, "loop": self.loop}
+
+    @property
+    def iterations(self) -> int:
+        return self.steps * self.binary_search_steps
+
+    def _method(self, clf, targeted):
+        """Returns ``(init, step, distance)`` for ``_search_loop``."""
+        raise NotImplementedError
+
+    def build(self, clf, targeted):
+        init, step, distance = self._method(clf, targeted)
+        inner = _search_loop(clf, targeted, steps=self.steps, kappa=self.confidence,
+                             abort_early=self.abort_early, init=init, step=step, distance=distance, loop=self.loop)
+
+        def run(x, y, t, seed):
+            return _binary_search(inner, x, t if targeted else y, self.binary_search_steps, self.initial_const)
+
+        return run
+
+
+class CarliniWagnerL2(_ConstantSearch):
+    """Carlini & Wagner's L2 attack: Adam in tanh space, binary search on c.
+
+    Minimises ``||x_adv - x||_2^2 + c * max(margin, -confidence)`` over
+    ``w`` with ``x_adv = (tanh(w) + 1) / 2`` (always inside [0, 1]); keeps,
+    per image, the successful ``x_adv`` of smallest L2. Images never
+    fooled are returned unchanged.
+
+    Args:
+        confidence: kappa, the logit margin the adversarial must reach (>= 0).
+        steps: Adam iterations per binary-search step.
+        learning_rate: Adam step size (in ``w`` units).
+        binary_search_steps: rounds of the search over c (>= 1).
+        initial_const: first c for every image.
+        abort_early: stop an image once its loss stalls (< 0.01% decrease
+            over 10% of ``steps``).
+        loop: loop form (``base.compiled_loop``); ``auto`` runs chunks of
+            10 compiled, unrolled steps and stops when every image has stopped.
+
+    References:
+        Carlini & Wagner, "Towards Evaluating the Robustness of Neural
+        Networks", IEEE S&P 2017, Sec. V-A (f_6, change of variables).
+    """
+
+    name = "cw"
+
+    def __init__(self, *, confidence: float = 0.0, steps: int = 100, learning_rate: float = 0.01,
+                 binary_search_steps: int = 5, initial_const: float = 1e-2, abort_early: bool = True,
+                 loop: str = "auto"):
+        super().__init__(confidence=confidence, steps=steps, learning_rate=learning_rate,
+                         binary_search_steps=binary_search_steps, initial_const=initial_const,
+                         abort_early=abort_early, loop=loop)
+
+    def _method(self, clf, targeted):
+        lr, kappa = self.learning_rate, self.confidence
+        b1, b2, eps = _ADAM
+
+        def init(x):
+            w = tf.atanh((2 * x - 1) * _TANH_SHRINK)
+            return w, tf.zeros_like(w), tf.zeros_like(w)
+
+        def step(i, state, x, labels, c):
+            w, m, v = state
+            with tf.GradientTape() as tape:
+                tape.watch(w)
+                x_adv = (tf.tanh(w) + 1) / 2
+                logits = clf.model(x_adv, training=False)
+                loss = _sum_per_image(tf.square(x_adv - x)) + c * margin(logits, labels, targeted, kappa)
+                total = tf.reduce_sum(loss)  # a sum keeps per-image gradients batch-independent
+            g = tape.gradient(total, w)
+            m, v = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * tf.square(g)
+            t = tf.cast(i + 1, tf.float32)
+            w = w - lr * (m / (1 - b1**t)) / (tf.sqrt(v / (1 - b2**t)) + eps)
+            return (w, m, v), x_adv, logits, loss
+
+        return init, step, lambda d: _sum_per_image(tf.square(d))
+
+
+class EAD(_ConstantSearch):
+    """Elastic-net attack: FISTA on ``c*margin + ||d||_2^2 + beta*||d||_1``.
+
+    Each step takes a gradient step on the smooth part at the slack point
+    ``y`` with learning rate ``lr * sqrt(1 - k/steps)``, then applies the
+    projected shrinkage-thresholding operator ``S_beta`` (pixels within
+    ``beta`` of ``x`` snap back to ``x``; the rest shrink by ``beta`` and are
+    clipped to [0, 1]); ``y`` extrapolates by ``k / (k + 3)``. The L1 term
+    makes perturbations sparse.
+
+    Args:
+        beta: L1 weight (>= 0; 0 is C&W's objective solved by FISTA).
+        confidence, steps, learning_rate, binary_search_steps,
+        initial_const, abort_early, loop: as in ``CarliniWagnerL2`` (steps are
+            FISTA iterations, the learning rate is in pixel units).
+        decision_rule: ``en`` (elastic net ``L2^2 + beta*L1``) or ``l1``:
+            which distortion selects the best adversarial per image.
+
+    References:
+        Chen et al., "EAD: Elastic-Net Attacks to Deep Neural Networks via
+        Adversarial Examples", AAAI 2018, Sec. 3, eq. (5)-(7), Algorithm 1.
+    """
+
+    name = "ead"
+
+    def __init__(self, *, beta: float = 1e-2, confidence: float = 0.0, steps: int = 100,
+                 learning_rate: float = 0.01, binary_search_steps: int = 5, initial_const: float = 1e-2,
+                 decision_rule: str = "en", abort_early: bool = True, loop: str = "auto"):
+        super().__init__(confidence=confidence, steps=steps, learning_rate=learning_rate,
+                         binary_search_steps=binary_search_steps, initial_const=initial_const,
+                         abort_early=abort_early, loop=loop)
+        self.beta = positive(beta, "beta", allow_zero=True)
+        self.decision_rule = choice(decision_rule, "decision_rule", ("en", "l1"))
+
+    def params(self) -> dict:
+        return {"beta": self.beta, **super().params(), "decision_rule": self.decision_rule}
+
+    def _method(self, clf, targeted):
+        lr, kappa, beta, steps = self.learning_rate, self.confidence, self.beta, self.steps
+
+        def objective(x_adv, x, labels, c):
+            logits = clf.model(x_adv, training=False)
+            return logits, _sum_per_image(tf.square(x_adv - x)) + c * margin(logits, labels, targeted, kappa)
+
+        def init(x):
+            return x, x  # iterate x_k and slack y_k
+
+        def step(i, state, x, labels, c):
+            x_k, y_k = state
+            with tf.GradientTape() as tape:
+                tape.watch(y_k)
+                total = tf.reduce_sum(objective(y_k, x, labels, c)[1])
+            g = tape.gradient(total, y_k)
+            k = tf.cast(i, tf.float32)
+            z = y_k - lr * tf.sqrt(1 - k / steps) * g
+            x_next = tf.where(z - x > beta, tf.minimum(z - beta, 1.0),
+                              tf.where(z - x < -beta, tf.maximum(z + beta, 0.0), x))
+            y_next = x_next + k / (k + 3) * (x_next - x_k)
+            logits, loss = objective(x_next, x, labels, c)
+            return (x_next, y_next), x_next, logits, loss + beta * _sum_per_image(tf.abs(x_next - x))
+
+        def distance(d):
+            l1 = _sum_per_image(tf.abs(d))
+            return l1 if self.decision_rule == "l1" else _sum_per_image(tf.square(d)) + beta * l1
+
+        return init, step, distance
