@@ -12,8 +12,8 @@ import numpy as np
 import tensorflow as tf
 
 from .._batching import map_batches
-from .._checks import as_labels, positive
-from .base import Attack, margin
+from .._checks import choice, positive
+from .base import LOOPS, Attack, compiled_loop, margin
 
 _FLOW_EPS = 1e-8
 
@@ -91,21 +91,24 @@ class StAdv(Attack):
         confidence: C&W kappa, logit margin required for success.
         max_flow: optional bound on each pixel's displacement length, in
             pixels (the flow is rescaled into it after every step).
+        loop: loop form (``base.compiled_loop``; ``auto``: chunks of 10
+            compiled, unrolled steps).
     """
 
     name = "stadv"
 
     def __init__(self, *, tau: float = 0.05, steps: int = 100, learning_rate: float = 0.01,
-                 confidence: float = 0.0, max_flow: float | None = None):
+                 confidence: float = 0.0, max_flow: float | None = None, loop: str = "auto"):
         self.tau = positive(tau, "tau", allow_zero=True)
         self.steps = positive(steps, "steps", integer=True)
         self.learning_rate = positive(learning_rate, "learning_rate")
         self.confidence = positive(confidence, "confidence", allow_zero=True)
         self.max_flow = None if max_flow is None else positive(max_flow, "max_flow")
+        self.loop = choice(loop, "loop", LOOPS)
 
     def params(self) -> dict:
         return {"tau": self.tau, "steps": self.steps, "learning_rate": self.learning_rate,
-                "confidence": self.confidence, "max_flow": self.max_flow}
+                "confidence": self.confidence, "max_flow": self.max_flow, "loop": self.loop}
 
     def _search(self, clf, targeted):
         """Compiled ``(x, y, t) -> (x_adv, flow)``, cached on ``clf``."""
@@ -122,37 +125,42 @@ class StAdv(Attack):
             smooth = flow_loss(flow)
             return tf.maximum(diff, -kappa) + tau * smooth, diff < -kappa, smooth
 
+        def body(k, state, consts):
+            flow, m, v, best_flow, best_loss, found = state
+            x, labels = consts
+            with tf.GradientTape() as tape:
+                tape.watch(flow)
+                loss, ok, smooth = objective(x, labels, flow)
+                total = tf.reduce_sum(loss)  # a sum keeps per-image gradients independent
+            grad = tape.gradient(total, flow)
+            better = ok & (smooth < best_loss)
+            best_flow = tf.where(better[:, None, None, None], flow, best_flow)
+            best_loss = tf.where(better, smooth, best_loss)
+            m, v = b1 * m + (1 - b1) * grad, b2 * v + (1 - b2) * tf.square(grad)
+            kf = tf.cast(k + 1, tf.float32)
+            flow = flow - lr * (m / (1 - b1**kf)) / (tf.sqrt(v / (1 - b2**kf)) + tiny)
+            if max_flow is not None:
+                length = tf.sqrt(tf.reduce_sum(tf.square(flow), -1, keepdims=True) + 1e-12)
+                flow = flow * tf.minimum(1.0, max_flow / length)
+            return flow, m, v, best_flow, best_loss, found | ok
+
+        iterate = compiled_loop(body, steps, loop=self.loop)
+
         @tf.function(jit_compile=True)
-        def search(x, y, t):
-            labels = t if targeted else y
-            n = tf.shape(x)[0]
-
-            def body(k, flow, m, v, best_flow, best_loss, found):
-                with tf.GradientTape() as tape:
-                    tape.watch(flow)
-                    loss, ok, smooth = objective(x, labels, flow)
-                    total = tf.reduce_sum(loss)  # a sum keeps per-image gradients independent
-                grad = tape.gradient(total, flow)
-                better = ok & (smooth < best_loss)
-                best_flow = tf.where(better[:, None, None, None], flow, best_flow)
-                best_loss = tf.where(better, smooth, best_loss)
-                m, v = b1 * m + (1 - b1) * grad, b2 * v + (1 - b2) * tf.square(grad)
-                kf = tf.cast(k + 1, tf.float32)
-                flow = flow - lr * (m / (1 - b1**kf)) / (tf.sqrt(v / (1 - b2**kf)) + tiny)
-                if max_flow is not None:
-                    length = tf.sqrt(tf.reduce_sum(tf.square(flow), -1, keepdims=True) + 1e-12)
-                    flow = flow * tf.minimum(1.0, max_flow / length)
-                return k + 1, flow, m, v, best_flow, best_loss, found | ok
-
-            zeros = tf.zeros(tf.concat([tf.shape(x)[:3], [2]], 0))
-            state = (tf.constant(0), zeros, zeros, zeros, zeros, tf.fill([n], np.float32(np.inf)),
-                     tf.zeros([n], tf.bool))
-            _, flow, _, _, best_flow, best_loss, found = tf.while_loop(lambda k, *_: k < steps, body, state)
+        def finish(x, labels, flow, best_flow, best_loss, found):
             # the loop checks each flow before its step: check the last iterate too
             _, ok, smooth = objective(x, labels, flow)
             keep_last = ~(found | ok) | (ok & (smooth < best_loss))
             flow = tf.where(keep_last[:, None, None, None], flow, best_flow)
             return tf.clip_by_value(flow_warp(x, flow), 0.0, 1.0), flow
+
+        def search(x, y, t):
+            labels = t if targeted else y
+            n = x.shape[0]
+            zeros = tf.zeros(x.shape[:3] + [2])
+            state = (zeros, zeros, zeros, zeros, tf.fill([n], np.float32(np.inf)), tf.zeros([n], tf.bool))
+            flow, _, _, best_flow, best_loss, found = iterate(state, (x, labels))
+            return finish(x, labels, flow, best_flow, best_loss, found)
 
         return search
 
@@ -166,10 +174,7 @@ class StAdv(Attack):
 
     def flows(self, clf, x, y, target=None, *, batch_size: int = 32) -> np.ndarray:
         """Flow fields (N, H, W, 2), (rows, columns) in pixels, the attack picks for ``x``."""
-        x = clf.check_images(x)
-        y = as_labels(y, len(x), clf.num_classes, "y")
-        targeted = target is not None
-        t = as_labels(target, len(x), clf.num_classes, "target") if targeted else y
-        search = self._search(clf, targeted)
+        x, y, t, batch_size = self.check_call(clf, x, y, target, batch_size)
+        search = self._search(clf, target is not None)
         step = lambda xb, yb, tb: search(tf.constant(xb), tf.constant(yb), tf.constant(tb))[1]  # noqa: E731
-        return map_batches(step, [x, y, t], positive(batch_size, "batch_size", integer=True))
+        return map_batches(step, [x, y, t], batch_size)

@@ -14,8 +14,8 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from .._checks import in_range, positive
-from .base import Attack, margin
+from .._checks import choice, in_range, positive
+from .base import LOOPS, Attack, compiled_loop, margin
 
 _TINY = 1e-12
 
@@ -87,6 +87,8 @@ class StrAttack(Attack):
         eps: optional Linf bound on the perturbation ([0, 1] pixel scale).
         abort_early: freeze an image once it has succeeded and its best L2
             has not improved for ``max(10, steps // 10)`` iterations.
+        loop: loop form (``base.compiled_loop``; ``auto``: chunks of 10
+            compiled, unrolled steps, stopping when every image is frozen).
     """
 
     name = "strattack"
@@ -94,7 +96,7 @@ class StrAttack(Attack):
     def __init__(self, *, group_size: int = 2, rho: float = 1.0, steps: int = 100,
                  learning_rate: float = 0.5, const: float = 1.0, binary_search_steps: int = 3,
                  group_weight: float = 0.2, l2_weight: float = 1.0, confidence: float = 0.0,
-                 eps: float | None = None, abort_early: bool = True):
+                 eps: float | None = None, abort_early: bool = True, loop: str = "auto"):
         self.group_size = positive(group_size, "group_size", integer=True)
         self.rho = positive(rho, "rho")
         self.steps = positive(steps, "steps", integer=True)
@@ -106,6 +108,7 @@ class StrAttack(Attack):
         self.confidence = positive(confidence, "confidence", allow_zero=True)
         self.eps = None if eps is None else in_range(eps, "eps", 1e-6, 1.0)
         self.abort_early = bool(abort_early)
+        self.loop = choice(loop, "loop", LOOPS)
 
     def params(self) -> dict:
         return {"group_size": self.group_size, "rho": self.rho, "steps": self.steps,
@@ -128,42 +131,43 @@ class StrAttack(Attack):
         def raw_margin(x_adv, labels):
             return margin(clf.model(x_adv, training=False), labels, targeted, kappa=float("inf"))
 
-        @tf.function(jit_compile=True)
-        def admm(x, labels, const, best_l2, best_delta):
+        def body(k, state, consts):
+            z, u, v, s, best_l2, best_delta, found, since, its, active = state
+            x, labels, const = consts
             lo, hi = tf.maximum(-x, -bound), tf.minimum(1.0 - x, bound)
+            delta = shrink_delta * (z - u)
+            w = tf.clip_by_value(z - s, lo, hi)
+            y = group_shrink(z - v, g, threshold)
+            x_in = tf.clip_by_value(x + z, 0.0, 1.0)
+            with tf.GradientTape() as tape:
+                tape.watch(x_in)
+                loss = tf.reduce_sum(const * tf.maximum(raw_margin(x_in, labels), -kappa))
+            grad = tape.gradient(loss, x_in)
+            eta = tf.sqrt(tf.cast(k, tf.float32) + 1.0) / self.learning_rate
+            z_new = (eta * z - grad + rho * (delta + u + w + s + y + v)) / (eta + 3.0 * rho)
+            # candidate: the group-sparse variable, projected into the box
+            cand = tf.clip_by_value(y, lo, hi)
+            l2 = tf.reduce_sum(tf.square(cand), axis=[1, 2, 3])
+            ok = raw_margin(x + cand, labels) < -kappa
+            better = active & ok & (l2 < best_l2)
+            a4 = active[:, None, None, None]
+            keep = lambda new, old: tf.where(a4, new, old)  # noqa: E731 (frozen images keep state)
+            found = found | (active & ok)
+            since = tf.where(better, 0, since + tf.cast(found & active, tf.int32))
+            return (keep(z_new, z), keep(u + delta - z_new, u), keep(v + y - z_new, v),
+                    keep(s + w - z_new, s), tf.where(better, l2, best_l2),
+                    tf.where(better[:, None, None, None], cand, best_delta), found, since,
+                    its + tf.cast(active, tf.int32), active & ~(found & (since >= patience)))
+
+        iterate = compiled_loop(body, steps, loop=self.loop, until=lambda state: ~tf.reduce_any(state[-1]))
+
+        def admm(x, labels, const, best_l2, best_delta):
+            n = x.shape[0]
             zeros = tf.zeros_like(x)
-            n = tf.shape(x)[0]
-
-            def body(k, z, u, v, s, best_l2, best_delta, found, since, its, active):
-                delta = shrink_delta * (z - u)
-                w = tf.clip_by_value(z - s, lo, hi)
-                y = group_shrink(z - v, g, threshold)
-                x_in = tf.clip_by_value(x + z, 0.0, 1.0)
-                with tf.GradientTape() as tape:
-                    tape.watch(x_in)
-                    loss = tf.reduce_sum(const * tf.maximum(raw_margin(x_in, labels), -kappa))
-                grad = tape.gradient(loss, x_in)
-                eta = tf.sqrt(tf.cast(k, tf.float32) + 1.0) / self.learning_rate
-                z_new = (eta * z - grad + rho * (delta + u + w + s + y + v)) / (eta + 3.0 * rho)
-                # candidate: the group-sparse variable, projected into the box
-                cand = tf.clip_by_value(y, lo, hi)
-                l2 = tf.reduce_sum(tf.square(cand), axis=[1, 2, 3])
-                ok = raw_margin(x + cand, labels) < -kappa
-                better = active & ok & (l2 < best_l2)
-                a4 = active[:, None, None, None]
-                keep = lambda new, old: tf.where(a4, new, old)  # noqa: E731 (frozen images keep state)
-                found = found | (active & ok)
-                since = tf.where(better, 0, since + tf.cast(found & active, tf.int32))
-                return (k + 1, keep(z_new, z), keep(u + delta - z_new, u), keep(v + y - z_new, v),
-                        keep(s + w - z_new, s), tf.where(better, l2, best_l2),
-                        tf.where(better[:, None, None, None], cand, best_delta), found, since,
-                        its + tf.cast(active, tf.int32), active & ~(found & (since >= patience)))
-
-            state = (tf.constant(0), zeros, zeros, zeros, zeros, best_l2, best_delta,
-                     tf.zeros([n], tf.bool), tf.zeros([n], tf.int32), tf.zeros([n], tf.int32),
-                     tf.ones([n], tf.bool))
-            out = tf.while_loop(lambda k, *r: (k < steps) & tf.reduce_any(r[-1]), body, state)
-            return out[5], out[6], out[7], out[9]
+            state = (zeros, zeros, zeros, zeros, best_l2, best_delta, tf.zeros([n], tf.bool),
+                     tf.zeros([n], tf.int32), tf.zeros([n], tf.int32), tf.ones([n], tf.bool))
+            out = iterate(state, (x, labels, const))
+            return out[4], out[5], out[6], out[8]
 
         def run(x, y, t, seed):
             labels = t if targeted else y

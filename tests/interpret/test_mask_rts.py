@@ -4,9 +4,10 @@ Both optimise deletion: removing their top-20% region must destroy the class
 far more than removing a centred blob or a random 20%. Measured on these 32
 shapes test images, p(class) after blurring the top-20% region: RTS 0.28,
 MASK 0.50, Grad-CAM 0.32, centred blob 0.80, random 0.99. Top-20% IoU with
-the object mask: RTS 0.308, Grad-CAM 0.341, centred blob 0.239; MASK (0.13
-blur fill, 0.215 mean fill) does not beat the blob by IoU yet, but its
-mean-fill peak lands on the object (pointing game 0.59 vs 0.31).
+the object mask: RTS 0.308, Grad-CAM 0.341, centred blob 0.239. MASK's
+deletion game localises poorly by IoU (0.13 blur fill, 0.215 mean fill: on
+this shape classifier, deleting the object's edges suffices); its
+preservation game (``mode="preserve"``) reaches 0.340.
 """
 
 import numpy as np
@@ -50,13 +51,19 @@ def test_deleting_the_top_region_destroys_the_class(make, shapes_clf, subset):
     assert ours < blob - 0.2 and ours < rand - 0.4, (ours, blob, rand)
 
 
-def test_mean_fill_mask_points_at_the_object(shapes_clf, subset):
-    """Pointing game: the map's maximum falls on the object (MASK, mean fill: 0.59; blob: 0.31)."""
+def test_preserving_mask_localises_the_object_better_than_a_centred_blob(shapes_clf, subset):
+    """MASK's preservation game (keep the smallest region that keeps the class).
+
+    Measured: top-20% IoU 0.340 (blob 0.239, Grad-CAM 0.341), pointing 0.59 (blob 0.31).
+    """
     x, y, masks = subset
-    maps = interpret.MASK(shapes_clf, steps=150, fill="mean")(x, y)
+    maps = interpret.MASK(shapes_clf, steps=150, mode="preserve")(x, y)
+    h, w = x.shape[1:3]
+    yy, xx = np.mgrid[0:h, 0:w]
+    blob = np.broadcast_to(-np.hypot(yy - (h - 1) / 2, xx - (w - 1) / 2), maps.shape)
+    assert metrics.mask_iou(maps, masks).mean() > metrics.mask_iou(blob, masks).mean() + 0.05
     peak = maps.reshape(len(maps), -1).argmax(1)
-    hits = masks.reshape(len(masks), -1)[np.arange(len(masks)), peak].mean()
-    assert hits >= 0.45
+    assert masks.reshape(len(masks), -1)[np.arange(len(masks)), peak].mean() >= 0.45
 
 
 def test_rts_localises_the_object_better_than_a_centred_blob(shapes_clf, subset):
