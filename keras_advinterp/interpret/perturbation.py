@@ -89,26 +89,53 @@ class MASK(Interpreter):
 
     def explain_batch(self, x, class_index):
         key = ("interpret", self.name, self._settings())
-        fn = self.clf.compiled(key, lambda: tf.function(self.maps, jit_compile=True))
+        fn = self.clf.compiled(key, self._build_run)
         return fn(tf.constant(x), tf.constant(class_index, tf.int32)).numpy()
 
+    def _build_run(self):
+        """The same optimisation as ``maps``, its steps run by ``compiled_loop`` (chunks: ~4x faster on CPU)."""
+        from ..attacks.base import compiled_loop
+
+        setup, step, finish = self._parts()
+        iterate = compiled_loop(lambda i, state, consts: step(i, state, *consts), self.steps)
+        setup, finish = tf.function(setup, jit_compile=True), tf.function(finish, jit_compile=True)
+
+        def run(x, class_index):
+            p0, deleted = setup(x)
+            p, _, _ = iterate((p0, tf.zeros_like(p0), tf.zeros_like(p0)), (x, class_index, deleted))
+            return finish(p, x)
+
+        return run
+
     def maps(self, x, class_index):
-        n, h, w = x.shape[0], x.shape[1], x.shape[2]
-        mh, mw = max(2, int(round(h * self.mask_scale))), max(2, int(round(w * self.mask_scale)))
-        if self.fill == "blur":
-            blurred = gaussian_blur(x, self.blur_sigma * max(h, w))
-        else:  # the image's mean colour: deletion that cannot smear edges into the background
-            blurred = tf.broadcast_to(tf.reduce_mean(x, axis=[1, 2], keepdims=True), x.shape)
+        """(N, H, W) maps as one TensorFlow expression (a ``tf.while_loop``)."""
+        setup, step, finish = self._parts()
+        p0, deleted = setup(x)
+        zeros = tf.zeros_like(p0)
+        _, p, _, _ = tf.while_loop(lambda i, *_: i < self.steps,
+                                   lambda i, p, m, v: (i + 1, *step(i, (p, m, v), x, class_index, deleted)),
+                                   (tf.constant(0), p0, zeros, zeros))
+        return finish(p, x)
+
+    def _parts(self):
+        """``setup(x) -> (p0, deleted)``, an Adam ``step`` on the mask parameters, ``finish(p, x) -> maps``."""
+
+        def setup(x):
+            n, h, w = x.shape[0], x.shape[1], x.shape[2]
+            mh, mw = max(2, int(round(h * self.mask_scale))), max(2, int(round(w * self.mask_scale)))
+            if self.fill == "blur":
+                deleted = gaussian_blur(x, self.blur_sigma * max(h, w))
+            else:  # the image's mean colour: deletion that cannot smear edges into the background
+                deleted = tf.broadcast_to(tf.reduce_mean(x, axis=[1, 2], keepdims=True), x.shape)
+            return tf.fill([n, mh, mw], 3.0), deleted  # sigmoid(3) ~ 0.95: start by keeping everything
+
         b1, b2, eps = 0.9, 0.999, 1e-8
         preserve = self.mode == "preserve"
 
-        def mask_of(p):
-            m = tf.sigmoid(p)
-            return m, upsample(m, h, w)[..., None]
-
-        def loss_fn(p):
-            m_small, m = mask_of(p)
-            x_del = m * x + (1.0 - m) * blurred
+        def loss_fn(p, x, class_index, deleted):
+            m_small = tf.sigmoid(p)
+            m = upsample(m_small, x.shape[1], x.shape[2])[..., None]
+            x_del = m * x + (1.0 - m) * deleted
             prob = class_scores(tf.nn.softmax(self.clf.model(x_del, training=False)), class_index)
             if preserve:  # keep little, keep the score
                 area, score = tf.reduce_mean(m_small, axis=[1, 2]), 1.0 - prob
@@ -116,20 +143,21 @@ class MASK(Interpreter):
                 area, score = tf.reduce_mean(1.0 - m_small, axis=[1, 2]), prob
             return tf.reduce_sum(self.l1 * area + self.tv * total_variation(m_small, self.tv_beta) + score)
 
-        def step(i, p, mom, vel):
+        def step(i, state, x, class_index, deleted):
+            p, mom, vel = state
             with tf.GradientTape() as tape:
                 tape.watch(p)
-                loss = loss_fn(p)
+                loss = loss_fn(p, x, class_index, deleted)
             g = tape.gradient(loss, p)
             mom = b1 * mom + (1 - b1) * g
             vel = b2 * vel + (1 - b2) * g * g
             t = tf.cast(i + 1, tf.float32)
             p = p - self.lr * (mom / (1 - b1**t)) / (tf.sqrt(vel / (1 - b2**t)) + eps)
-            return i + 1, p, mom, vel
+            return p, mom, vel
 
-        p0 = tf.fill([n, mh, mw], 3.0)  # sigmoid(3) ~ 0.95: start by keeping everything
-        zeros = tf.zeros_like(p0)
-        _, p, _, _ = tf.while_loop(lambda i, *_: i < self.steps, step, (tf.constant(0), p0, zeros, zeros))
-        # Rank by -p (what had to go) or p (what had to stay), min-max
-        # normalised: the order of the mask without a saturated sigmoid's ties.
-        return normalize(upsample(p if preserve else -p, h, w))
+        def finish(p, x):
+            # Rank by -p (what had to go) or p (what had to stay), min-max
+            # normalised: the order of the mask without a saturated sigmoid's ties.
+            return normalize(upsample(p if preserve else -p, x.shape[1], x.shape[2]))
+
+        return setup, step, finish

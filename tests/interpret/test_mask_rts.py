@@ -98,3 +98,12 @@ def test_train_rts_runs_on_a_few_images(digits_clf, digits_data):
 def test_mask_parameter_errors(shapes_clf, kwargs, match):
     with pytest.raises(ValueError, match=match):
         interpret.MASK(shapes_clf, **kwargs)
+
+
+def test_mask_chunked_run_matches_its_while_loop_expression(shapes_clf, subset):
+    """``MASK(...)(x, y)`` runs its steps as compiled chunks; ``maps`` is the one-graph form."""
+    x, y, _ = subset
+    mask = interpret.MASK(shapes_clf, steps=13, mode="preserve")  # one chunk of 10 + one of 3
+    chunked = mask(x[:4], y[:4])
+    graph = tf.function(mask.maps, jit_compile=True)(tf.constant(x[:4]), tf.constant(y[:4])).numpy()
+    np.testing.assert_allclose(chunked, graph, atol=1e-4)
