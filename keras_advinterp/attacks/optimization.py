@@ -4,7 +4,7 @@ Both minimise ``distance(x_adv - x) + c * margin(x_adv)`` per image and
 binary-search the constant ``c``. They share everything but the update
 rule: one compiled inner loop (``_search_loop``) that keeps the closest
 successful image, stops images early, counts steps; and one Python
-binary search (``_binary_search``) that calls it with per-image ``c``.
+binary search (``binary_search``) that calls it with per-image ``c``.
 
 References:
     Carlini & Wagner, "Towards Evaluating the Robustness of Neural
@@ -81,7 +81,7 @@ def _search_loop(clf, targeted, *, steps, kappa, abort_early, init, step, distan
     return inner
 
 
-def _binary_search(inner, x, labels, rounds: int, initial_const: float):
+def binary_search(inner, x, labels, rounds: int, initial_const: float):
     """Runs ``inner`` ``rounds`` times, updating each image's constant.
 
     Until an image first succeeds its ``c`` grows x10; after that ``c`` is
@@ -135,7 +135,7 @@ class _ConstantSearch(Attack):
                              abort_early=self.abort_early, init=init, step=step, distance=distance, loop=self.loop)
 
         def run(x, y, t, seed):
-            return _binary_search(inner, x, t if targeted else y, self.binary_search_steps, self.initial_const)
+            return binary_search(inner, x, t if targeted else y, self.binary_search_steps, self.initial_const)
 
         return run
 

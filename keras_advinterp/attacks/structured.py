@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import tensorflow as tf
 
 from .._checks import choice, in_range, positive
 from .base import LOOPS, Attack, compiled_loop, margin
+from .optimization import binary_search
 
 _TINY = 1e-12
 
@@ -161,27 +161,16 @@ class StrAttack(Attack):
 
         iterate = compiled_loop(body, steps, loop=self.loop, until=lambda state: ~tf.reduce_any(state[-1]))
 
-        def admm(x, labels, const, best_l2, best_delta):
+        def admm(x, labels, const, best_l2, best_x):
+            """One ADMM run per image constant, in ``binary_search``'s terms (best images, not deltas)."""
             n = x.shape[0]
             zeros = tf.zeros_like(x)
-            state = (zeros, zeros, zeros, zeros, best_l2, best_delta, tf.zeros([n], tf.bool),
+            state = (zeros, zeros, zeros, zeros, best_l2, best_x - x, tf.zeros([n], tf.bool),
                      tf.zeros([n], tf.int32), tf.zeros([n], tf.int32), tf.ones([n], tf.bool))
             out = iterate(state, (x, labels, const))
-            return out[4], out[5], out[6], out[8]
+            return out[4], tf.clip_by_value(x + out[5], 0.0, 1.0), out[6], out[8]
 
         def run(x, y, t, seed):
-            labels = t if targeted else y
-            n = x.shape[0]
-            const = np.full(n, self.const, np.float32)
-            lower, upper = np.zeros(n), np.full(n, np.inf)
-            best_l2, best_delta = tf.fill([n], np.float32(np.inf)), tf.zeros_like(x)
-            its = np.zeros(n, np.int32)
-            for _ in range(self.binary_search_steps):
-                best_l2, best_delta, found, used = admm(x, labels, tf.constant(const), best_l2, best_delta)
-                found, its = found.numpy(), its + used.numpy()
-                upper = np.where(found, np.minimum(upper, const), upper)
-                lower = np.where(found, lower, np.maximum(lower, const))
-                const = np.where(np.isfinite(upper), (lower + upper) / 2, const * 10).astype(np.float32)
-            return tf.clip_by_value(x + best_delta, 0.0, 1.0), its
+            return binary_search(admm, x, t if targeted else y, self.binary_search_steps, self.const)
 
         return run
