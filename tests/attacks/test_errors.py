@@ -70,3 +70,17 @@ def test_bad_labels_targets_batch(shapes_clf, good, kwargs, match):
 def test_classifier_required(shapes_data):
     with pytest.raises(ValueError, match="must be a keras_advinterp Classifier"):
         attacks.FGSM()(object(), shapes_data.x[:2], shapes_data.y[:2])
+
+
+@pytest.mark.parametrize("name", sorted(attacks.REGISTRY))
+def test_every_attack_checks_inputs_before_work(shapes_clf, good, name):
+    x, y = good
+    attack = attacks.get(name)
+    built = set(shapes_clf._compiled)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        attack(shapes_clf, _nan(x.copy()), y)
+    with pytest.raises(ValueError, match=r"\(N, H, W, C\)"):
+        attack(shapes_clf, x[0, :, :, 0], y)
+    with pytest.raises(ValueError, match="target must hold class indices|has no targeted mode"):
+        attack(shapes_clf, x, y, target=99)
+    assert set(shapes_clf._compiled) == built  # nothing was built
