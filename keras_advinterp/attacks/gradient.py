@@ -3,8 +3,8 @@
 One loop serves them all (``PGD``): a random start in the norm ball, a step
 along the norm's steepest-ascent direction (optionally with momentum), a
 projection back into the ball and the [0, 1] box; random restarts keep, per
-image, the first successful (else the highest-loss) result. BIM and MIM are
-PGD with their papers' defaults.
+image, a successful result if any restart found one (else the highest-loss
+one). BIM and MIM are PGD with their papers' defaults.
 
 References:
     Goodfellow et al., "Explaining and Harnessing Adversarial Examples" (FGSM).
@@ -67,8 +67,9 @@ class PGD(Attack):
         step_size: size of each step; defaults to 2.5 * eps / steps.
         norm: ``linf``, ``l2`` or ``l1`` (sparse SLIDE steps).
         random_start: start from a uniform point in the ball.
-        restarts: independent random starts; each image keeps its first
-            successful result, else the one with the highest loss.
+        restarts: independent random starts (the first is the single run's);
+            each image keeps its highest-loss successful result, else its
+            highest-loss result.
         momentum: decay ``mu`` of MIM's accumulated, L1-normalised gradient
             (0 is plain PGD).
         loss: ``ce`` (cross-entropy) or ``margin`` (C&W's logit margin).
@@ -151,7 +152,8 @@ class PGD(Attack):
             labels = t if targeted else y
             best, best_score = None, None
             for r in range(self.restarts):  # an outer loop over compiled loops
-                x_adv = once(x, labels, tf.random.experimental.stateless_fold_in(seed, r))
+                # restart 0 is the single run's start, so restarts only ever add successes
+                x_adv = once(x, labels, seed if r == 0 else tf.random.experimental.stateless_fold_in(seed, r))
                 s = score(x_adv, labels, y)
                 if best is None:
                     best, best_score = x_adv, s
