@@ -42,3 +42,17 @@ def shapes_correct(shapes_clf, shapes_data):
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture(autouse=True)
+def _cwd_unchanged():
+    """A test (or a library it calls) must not move or delete the working directory."""
+    before = os.getcwd()
+    yield
+    try:
+        now = os.getcwd()
+    except FileNotFoundError:
+        now = None
+    if now != before:
+        os.chdir(before)
+        pytest.fail(f"the working directory changed during this test: {before!r} -> {now!r}")

@@ -16,7 +16,11 @@ from .experiment import Experiment, Table, run, versions
 
 def experiments_dir(path=None) -> Path:
     """Where experiment scripts live; raises if none is found."""
-    candidates = [path, os.environ.get("ADVINTERP_EXPERIMENTS"), Path.cwd() / "experiments",
+    try:
+        here = Path.cwd() / "experiments"
+    except FileNotFoundError:  # the working directory was deleted: skip it, not crash
+        here = None
+    candidates = [path, os.environ.get("ADVINTERP_EXPERIMENTS"), here,
                   Path(__file__).resolve().parents[2] / "experiments"]
     for c in candidates:
         if c and Path(c).is_dir():
