@@ -46,7 +46,8 @@ import _peers  # noqa: E402
 from _timing import median_seconds  # noqa: E402
 from keras_advinterp import data, models  # noqa: E402
 from keras_advinterp.attacks import PGD  # noqa: E402
-from keras_advinterp.attacks.base import loss_gradient, tracing_count  # noqa: E402
+from keras_advinterp._compile import tracing_count  # noqa: E402
+from keras_advinterp.attacks.base import loss_gradient  # noqa: E402
 from keras_advinterp.attacks.deepfool import DeepFool  # noqa: E402
 from keras_advinterp.attacks.optimization import CarliniWagnerL2  # noqa: E402
 

@@ -2,27 +2,31 @@
 
     result = PGD(eps=8/255, steps=10, norm="linf")(clf, x, y, target=None)
 
-Every attack returns an ``AttackResult`` and runs its loop as one
-XLA-compiled function. ``get(name, **params)`` builds one by name.
+Every attack returns an ``AttackResult`` and runs its loop compiled
+(``_compile``). ``get(name, **params)`` builds one by name. Gradient
+attacks take an ``objective`` (``objectives``) and give a graph-safe
+``graph_function(clf)`` for other people's graphs.
 """
 
 from __future__ import annotations
 
-from .attention import AttentionAttack, attention_mass
-from .base import Attack, AttackResult
+from . import objectives
+from .attention import Attention, AttentionAttack, attention_mass
+from .base import Attack, AttackBase, AttackResult
 from .deepfool import DeepFool
 from .gradient import BIM, FGSM, MIM, PGD
 from .norms import perturbation_norms
+from .objectives import Context, CrossEntropy, Margin, Objective, StepWeight
 from .optimization import EAD, CarliniWagnerL2
 from .spatial import StAdv, flow_warp
 from .structured import StrAttack
 from .universal import UniversalPerturbation
 
-REGISTRY: dict[str, type[Attack]] = {cls.name: cls for cls in (FGSM, BIM, MIM, PGD, CarliniWagnerL2, EAD, StrAttack, StAdv, DeepFool,
+REGISTRY: dict[str, type[AttackBase]] = {cls.name: cls for cls in (FGSM, BIM, MIM, PGD, CarliniWagnerL2, EAD, StrAttack, StAdv, DeepFool,
                                                              UniversalPerturbation, AttentionAttack)}
 
 
-def get(name: str, **params) -> Attack:
+def get(name: str, **params) -> AttackBase:
     """Builds an attack by name (see ``REGISTRY``) with keyword parameters."""
     key = name.lower()
     if key not in REGISTRY:
@@ -33,4 +37,5 @@ def get(name: str, **params) -> Attack:
         raise ValueError(f"bad parameters for attack {name!r}: {e}. Received: {params}") from e
 
 
-__all__ = ["Attack", "AttackResult", "FGSM", "BIM", "MIM", "PGD", "CarliniWagnerL2", "EAD", "StrAttack", "StAdv", "flow_warp", "DeepFool", "UniversalPerturbation", "AttentionAttack", "attention_mass", "get", "REGISTRY", "perturbation_norms"]
+__all__ = ["Attack", "AttackBase", "AttackResult", "objectives", "Objective", "Context", "CrossEntropy", "Margin",
+           "StepWeight", "Attention", "FGSM", "BIM", "MIM", "PGD", "CarliniWagnerL2", "EAD", "StrAttack", "StAdv", "flow_warp", "DeepFool", "UniversalPerturbation", "AttentionAttack", "attention_mass", "get", "REGISTRY", "perturbation_norms"]

@@ -3,11 +3,14 @@
 An attack is a configured object called on a batch; subclasses only build
 one function ``run(x, y, target, seed)`` returning ``x_adv`` or
 ``(x_adv, iterations)`` (iterations per image, int32 (N,)). The iteration
-loop lives inside ``tf.function(jit_compile=True)``; an outer search (the
-binary search over C&W's constant) may be a Python loop over compiled inner
-loops. ``run`` is cached on the Classifier per (attack, settings, targeted),
-so a second call with the same settings never recompiles; the last partial
-batch is padded so compiled shapes never change.
+loop is compiled (``_compile.compiled_loop``; XLA where ``jit_compile``
+resolves to it); an outer search (the binary search over C&W's constant)
+may be a Python loop over compiled inner loops. ``run`` is cached on the
+Classifier under ``_compile.cache_key`` (every ``params()`` entry,
+targeted, the XLA choice), so a second call with the same settings never
+recompiles; the last partial batch is padded so compiled shapes never
+change. Gradient attacks also give ``graph_function``: the same attack as
+pure TensorFlow for other people's graphs.
 """
 
 from __future__ import annotations
@@ -16,14 +19,16 @@ import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
-import keras
 import numpy as np
 import tensorflow as tf
 
 from .._batching import map_batches
 from .._checks import as_labels, positive
+from .._compile import cache_key, resolve_jit
+from .._tensor import input_gradient
 from ..models import Classifier
 from .norms import perturbation_norms
+from .objectives import Context, get_objective
 
 
 @dataclass
@@ -75,19 +80,21 @@ class AttackResult:
         }
 
 
-class Attack(ABC):
-    """Base class: subclasses set ``name`` and implement ``build``."""
+class AttackBase(ABC):
+    """What every attack in the registry has: a name, ``params()``, call checks.
+
+    Per-batch attacks derive from ``Attack``; the universal perturbation,
+    which fits one perturbation to a whole set, has its own ``fit`` /
+    ``apply`` contract on this base.
+    """
 
     name = "attack"
     targeted_supported = True
+    jit_compile = "auto"
 
     @abstractmethod
     def params(self) -> dict:
-        """Hyper-parameters (plain data); part of the compiled-function cache key."""
-
-    @abstractmethod
-    def build(self, clf: Classifier, targeted: bool):
-        """Returns a compiled ``run(x, y, target, seed) -> x_adv`` for ``clf``."""
+        """Every constructor argument (plain data): the compiled-function cache key."""
 
     @property
     def iterations(self) -> int:
@@ -115,6 +122,38 @@ class Attack(ABC):
         t = as_labels(target, len(x), clf.num_classes, "target") if target is not None else y
         return x, y, t, positive(batch_size, "batch_size", integer=True)
 
+
+class Attack(AttackBase):
+    """Base class of per-batch attacks: subclasses implement ``params`` and ``build``.
+
+    ``jit_compile`` (True, False or ``"auto"``, see ``_compile.resolve_jit``)
+    is every attack's setting: whether its steps are XLA-compiled.
+    """
+
+    @abstractmethod
+    def build(self, clf: Classifier, targeted: bool, jit: bool):
+        """Returns ``run(x, y, target, seed) -> x_adv`` (or ``(x_adv, iterations)``) for ``clf``.
+
+        ``run`` may be a Python loop over compiled functions (XLA iff ``jit``).
+        """
+
+    def graph_function(self, clf: Classifier, *, targeted: bool = False):
+        """A pure-TensorFlow ``fn(x, y, target=None, seed=None) -> x_adv`` (graph-safe).
+
+        No host round-trip and no Python-side loop: callable inside a Keras
+        ``train_step``, a ``tf.function`` being exported and a
+        ``tf.distribute`` replica context. Gradient attacks (FGSM, BIM, MIM,
+        PGD and what is built on PGD) have one; the others raise.
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} has no graph-safe form (it runs a host-side search); "
+            f"graph-safe attacks: FGSM, BIM, MIM, PGD and objectives on PGD")
+
+    def compiled_run(self, clf: Classifier, targeted: bool):
+        """The cached ``run`` for ``clf`` (built once per settings, targeted and XLA choice)."""
+        jit = resolve_jit(self.jit_compile, clf)
+        return clf.compiled(cache_key("attack", self, targeted, jit), lambda: self.build(clf, targeted, jit))
+
     def __call__(self, clf: Classifier, x, y, target=None, *, batch_size: int = 32,
                  seed: int = 0, progress: bool = False) -> AttackResult:
         """Attacks images ``x`` (N, H, W, C) in [0, 1] with true labels ``y``.
@@ -126,9 +165,7 @@ class Attack(ABC):
         """
         x, y, t, batch_size = self.check_call(clf, x, y, target, batch_size)
         targeted = target is not None
-
-        key = ("attack", self.name, tuple(sorted(self.params().items())), targeted)
-        run = clf.compiled(key, lambda: self.build(clf, targeted))
+        run = self.compiled_run(clf, targeted)
         forward = clf.compiled_forward()
         counter = iter(range(10**9))
 
@@ -150,124 +187,12 @@ class Attack(ABC):
         )
 
 
-LOOPS = ("auto", "unroll", "chunked", "while")
-# XLA on CPU runs a tf.while_loop 3.6-5x slower than the same steps unrolled
-# (benchmarks/pgd_floor.py; the body loses intra-op parallelism), while
-# unrolling costs compile time that grows with the step count. So "auto"
-# unrolls short loops whole and runs long ones as a Python loop over one
-# compiled, unrolled chunk (state stays on the device; the only host read is
-# one early-stop flag per chunk).
-UNROLL_MAX_STEPS = 20
-CHUNK = 10
-
-
-def compiled_loop(body, steps: int, *, loop: str = "auto", chunk: int = CHUNK, until=None):
-    """Builds ``run(state, consts) -> state`` applying ``body`` ``steps`` times.
-
-    Args:
-        body: ``body(i, state, consts) -> state``, TensorFlow code; ``i`` is
-            the step index (int32 scalar tensor), ``state`` and ``consts``
-            nests of tensors (``consts`` never change).
-        loop: ``unroll`` (one XLA program with every step), ``chunked``
-            (``chunk`` unrolled steps per compiled call), ``while``
-            (``tf.while_loop`` in one XLA program) or ``auto`` (unroll up to
-            ``UNROLL_MAX_STEPS`` steps, else chunked).
-        until: optional ``until(state) -> bool tensor``; the loop stops early
-            once it is true (checked per chunk, or per step in ``while``).
-    """
-    if loop not in LOOPS:
-        raise ValueError(f"loop must be one of {LOOPS}. Received: loop={loop!r}")
-    if loop == "while":
-        @tf.function(jit_compile=True)
-        def run_while(state, consts):
-            def cond(i, s):
-                go = i < steps
-                return go if until is None else go & ~until(s)
-            return tf.while_loop(cond, lambda i, s: (i + 1, body(i, s, consts)), (tf.constant(0), state))[1]
-        return run_while
-    size = steps if loop == "unroll" or (loop == "auto" and steps <= UNROLL_MAX_STEPS) else min(chunk, steps)
-
-    def part(n):
-        @tf.function(jit_compile=True)
-        def unrolled(i0, state, consts):
-            for j in range(n):
-                state = body(i0 + j, state, consts)
-            return state
-        return unrolled
-
-    full, rest = part(size), part(steps % size) if steps % size else None
-
-    def run(state, consts):
-        i = 0
-        while i < steps:
-            n = min(size, steps - i)
-            state = (full if n == size else rest)(tf.constant(i, tf.int32), state, consts)
-            i += n
-            if until is not None and i < steps and bool(until(state)):
-                break
-        return state
-
-    return run
-
-
-def tracing_count(fn) -> int:
-    """Total traces of the compiled functions behind ``fn`` (found through closures).
-
-    Constant across two calls means the second call did not recompile; the
-    tests and ``benchmarks/attacks.py`` check this for every attack.
-    """
-    seen, total, todo = set(), 0, [fn]
-    while todo:
-        f = todo.pop()
-        if id(f) in seen:
-            continue
-        seen.add(id(f))
-        if hasattr(f, "experimental_get_tracing_count"):
-            total += f.experimental_get_tracing_count()
-            f = getattr(f, "python_function", None)
-        for cell in getattr(f, "__closure__", None) or ():
-            try:
-                v = cell.cell_contents
-            except ValueError:  # an empty cell
-                continue
-            todo.extend(v if isinstance(v, (list, tuple)) else [v])
-    return total
-
-
-LOSSES = ("ce", "margin")
-
-
-def objective(logits, labels, targeted: bool, loss: str = "ce"):
-    """Per-image quantity an attack ascends: (N,).
-
-    ``ce``: cross-entropy of the true label (untargeted) or minus that of
-    the target (targeted). ``margin``: minus C&W's logit margin (unclipped),
-    which keeps pushing once the label has changed.
-    """
-    if loss == "margin":
-        return -margin(logits, labels, targeted, kappa=float("inf"))
-    ce = keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
-    return -ce if targeted else ce
-
-
 def loss_gradient(clf: Classifier, x_adv, labels, targeted: bool, loss: str = "ce"):
-    """Gradient of the attack objective (``objective``) w.r.t. the input (ascent direction)."""
-    with tf.GradientTape() as tape:
-        tape.watch(x_adv)
-        logits = clf.model(x_adv, training=False)
-        total = tf.reduce_sum(objective(logits, labels, targeted, loss))  # a sum keeps per-image gradients batch-independent
-    return tape.gradient(total, x_adv)
+    """Gradient of the attack objective w.r.t. the input (ascent direction).
 
-
-def margin(logits, labels, targeted: bool, kappa: float = 0.0):
-    """C&W's logit margin, clipped at ``-kappa``; <= -kappa means success.
-
-    Untargeted: ``z_y - max_{j != y} z_j``; targeted: ``max_{j != t} z_j - z_t``.
-    Minimising it drives the image across the decision boundary with
-    confidence ``kappa`` (Carlini & Wagner, f_6).
+    ``loss``: ``ce``, ``margin`` or an Objective. Kept for benchmarks and
+    FGSM-like one-step uses; PGD's loop calls its objective directly.
     """
-    onehot = tf.one_hot(labels, tf.shape(logits)[-1], dtype=logits.dtype)
-    own = tf.reduce_sum(onehot * logits, axis=-1)
-    other = tf.reduce_max(logits - 1e9 * onehot, axis=-1)
-    diff = other - own if targeted else own - other
-    return tf.maximum(diff, -kappa)
+    objective = get_objective(loss)
+    context = Context(x=x_adv, y=labels, labels=labels, targeted=targeted)
+    return input_gradient(lambda a: objective(clf, a, labels, context), x_adv)[1]

@@ -12,7 +12,8 @@ from __future__ import annotations
 import tensorflow as tf
 
 from .._checks import choice, positive
-from .base import Attack, compiled_loop
+from .._compile import check_jit, compile_fn, compiled_loop
+from .base import Attack
 
 _TINY = 1e-8
 # Added to each step's distance (as in the authors' code) so a point
@@ -42,31 +43,37 @@ class DeepFool(Attack):
         norm: ``l2`` (step ``|f_l| / ||w_l||_2^2 * w_l``) or ``linf``
             (the l1-dual step ``|f_l| / ||w_l||_1 * sign(w_l)``).
 
+        jit_compile: True, False or ``auto`` (``_compile.resolve_jit``).
+
     The compiled ``run`` returns ``(x_adv, iterations)``.
     """
 
     name = "deepfool"
     targeted_supported = False
 
-    def __init__(self, *, steps: int = 50, overshoot: float = 0.02, candidates: int = 10, norm: str = "l2"):
+    def __init__(self, *, steps: int = 50, overshoot: float = 0.02, candidates: int = 10, norm: str = "l2",
+                 jit_compile="auto"):
         self.steps = positive(steps, "steps", integer=True)
         self.overshoot = positive(overshoot, "overshoot", allow_zero=True)
         self.candidates = positive(candidates, "candidates", integer=True)
         if self.candidates < 2:
             raise ValueError(f"candidates must be >= 2 (the true class and one other). Received: candidates={candidates!r}")
         self.norm = choice(norm, "norm", ("l2", "linf"))
+        self.jit_compile = check_jit(jit_compile)
 
     def params(self) -> dict:
-        return {"steps": self.steps, "overshoot": self.overshoot, "candidates": self.candidates, "norm": self.norm}
+        return {"steps": self.steps, "overshoot": self.overshoot, "candidates": self.candidates, "norm": self.norm,
+                "jit_compile": self.jit_compile}
 
-    def build(self, clf, targeted):
+    def build(self, clf, targeted, jit):
         # Most images flip within 2-5 iterations: one compiled iteration per
         # call with an all-flipped check after each (state stays on the
         # device) beats XLA's CPU while loop (about 2x on shapes) and wastes
         # no iterations, which a longer unrolled chunk would.
         setup, body = self._parts(clf)
-        setup = tf.function(setup, jit_compile=True)
-        iterate = compiled_loop(body, self.steps, loop="chunked", chunk=1, until=lambda s: ~tf.reduce_any(s[2]))
+        setup = compile_fn(setup, jit)
+        iterate = compiled_loop(body, self.steps, loop="chunked", chunk=1, until=lambda s: ~tf.reduce_any(s[2]),
+                                jit=jit)
 
         def run(x, y, t, seed):
             consts, state = setup(x, y)

@@ -1,10 +1,16 @@
 """Gradient attacks: FGSM, BIM / I-FGSM, MIM and PGD (Linf, L2, L1).
 
 One loop serves them all (``PGD``): a random start in the norm ball, a step
-along the norm's steepest-ascent direction (optionally with momentum), a
+along the norm's steepest-ascent direction of the ``objective`` (optionally
+with momentum, optionally weighted per pixel by a ``step_weight`` hook), a
 projection back into the ball and the [0, 1] box; random restarts keep, per
 image, a successful result if any restart found one (else the highest-loss
-one). BIM and MIM are PGD with their papers' defaults.
+one). BIM and MIM are PGD with their papers' defaults; the attention attack
+and the attacks on interpreters are objectives on this loop.
+
+Every attack here also has ``graph_function``: the same attack as pure
+TensorFlow for a Keras ``train_step``, an exported graph or
+``strategy.run``.
 
 References:
     Goodfellow et al., "Explaining and Harnessing Adversarial Examples" (FGSM).
@@ -21,9 +27,23 @@ from __future__ import annotations
 import tensorflow as tf
 
 from .._checks import choice, in_range, positive
-from .base import LOOPS, LOSSES, Attack, compiled_loop, loss_gradient, objective
+from .._compile import LOOPS, check_jit, compile_fn, compiled_loop, graph_loop
+from .._tensor import input_gradient, keep_best
+from .base import Attack
 from .norms import L1, get_norm
+from .objectives import Context, StepWeight, get_objective
 
+
+def _graph_inputs(x, y, target, targeted: bool, seed):
+    """Converts a graph-function call's arguments; draws a seed when none is given."""
+    x = tf.convert_to_tensor(x, tf.float32)
+    y = tf.cast(y, tf.int32)
+    if targeted and target is None:
+        raise ValueError("this graph function was built with targeted=True: pass target=")
+    labels = tf.cast(target, tf.int32) if targeted else y
+    if seed is None:  # a fresh random start per call (e.g. per training batch)
+        seed = tf.random.uniform([2], 0, 2**31 - 1, dtype=tf.int32)
+    return x, y, labels, tf.cast(seed, tf.int32)
 
 
 class FGSM(Attack):
@@ -32,29 +52,49 @@ class FGSM(Attack):
     Args:
         eps: perturbation budget in pixel units ([0, 1] scale), e.g. 8/255.
         norm: ``linf`` (sign step) or ``l2`` (normalised gradient step).
+        objective: what the step ascends: ``ce``, ``margin``, an
+            ``Objective`` or a function (see ``objectives``).
+        jit_compile: True, False or ``auto`` (``_compile.resolve_jit``).
     """
 
     name = "fgsm"
 
-    def __init__(self, *, eps: float = 8 / 255, norm: str = "linf"):
+    def __init__(self, *, eps: float = 8 / 255, norm: str = "linf", objective="ce", jit_compile="auto"):
         self.eps = positive(eps, "eps", allow_zero=True)
         self.norm = get_norm(norm)
         if self.norm is L1:
             raise ValueError("fgsm supports norm 'linf' or 'l2' (an L1 step is PGD with norm='l1'). "
                              f"Received: norm={norm!r}")
+        self.objective = get_objective(objective)
+        self.jit_compile = check_jit(jit_compile)
 
     def params(self) -> dict:
-        return {"eps": self.eps, "norm": self.norm.name}
+        return {"eps": self.eps, "norm": self.norm.name, "objective": self.objective,
+                "jit_compile": self.jit_compile}
 
-    def build(self, clf, targeted):
-        norm, eps = self.norm, self.eps
+    def _step(self, clf, targeted):
+        norm, eps, objective = self.norm, self.eps, self.objective
 
-        @tf.function(jit_compile=True)
-        def run(x, y, t, seed):
-            g = loss_gradient(clf, x, t if targeted else y, targeted)
+        def run(x, y, labels):
+            ctx = Context(x=x, y=y, labels=labels, targeted=targeted)
+            ctx = Context(x=x, y=y, labels=labels, targeted=targeted, extras=objective.setup(clf, ctx))
+            _, g = input_gradient(lambda a: objective(clf, a, labels, ctx), x)
             return tf.clip_by_value(x + eps * norm.direction(g), 0.0, 1.0)
 
         return run
+
+    def build(self, clf, targeted, jit):
+        run = compile_fn(self._step(clf, targeted), jit)
+        return lambda x, y, t, seed: run(x, y, t if targeted else y)
+
+    def graph_function(self, clf, *, targeted: bool = False):
+        run = self._step(clf, targeted)
+
+        def fgsm(x, y, target=None, seed=None):
+            x, y, labels, _ = _graph_inputs(x, y, target, targeted, seed)
+            return run(x, y, labels)
+
+        return fgsm
 
 
 class PGD(Attack):
@@ -72,13 +112,18 @@ class PGD(Attack):
             highest-loss result.
         momentum: decay ``mu`` of MIM's accumulated, L1-normalised gradient
             (0 is plain PGD).
-        loss: ``ce`` (cross-entropy) or ``margin`` (C&W's logit margin).
+        objective: the per-image quantity ascended: ``ce`` (cross-entropy),
+            ``margin`` (C&W's logit margin), an ``objectives.Objective`` or a
+            function ``fn(clf, x_adv, labels, context) -> (N,)``.
+        step_weight: optional ``objectives.StepWeight``: a per-image weight
+            map the step is multiplied by before projection (AdvEdge).
         l1_sparsity: with ``norm="l1"``, the gradient-magnitude quantile
             above which coordinates move (0.99: the top 1 %).
-        loop: ``unroll`` (every step in one XLA program), ``chunked``
+        loop: ``unroll`` (every step in one compiled program), ``chunked``
             (a Python loop over a compiled chunk of 10 unrolled steps),
             ``while`` (``tf.while_loop``) or ``auto`` (unroll up to 20 steps,
-            else chunked); see ``base.compiled_loop``.
+            else chunked); see ``_compile.compiled_loop``.
+        jit_compile: True, False or ``auto`` (``_compile.resolve_jit``).
     """
 
     name = "pgd"
@@ -86,7 +131,8 @@ class PGD(Attack):
 
     def __init__(self, *, eps: float = 8 / 255, steps: int = 10, step_size: float | None = None,
                  norm: str = "linf", random_start: bool = True, restarts: int = 1, momentum: float = 0.0,
-                 loss: str = "ce", l1_sparsity: float = 0.99, loop: str = "auto"):
+                 objective="ce", step_weight: StepWeight | None = None, l1_sparsity: float = 0.99,
+                 loop: str = "auto", jit_compile="auto"):
         self.eps = positive(eps, "eps", allow_zero=True)
         self.steps = positive(steps, "steps", integer=True)
         if step_size is None:  # with eps = 0 the step is irrelevant
@@ -96,113 +142,146 @@ class PGD(Attack):
         self.random_start = bool(random_start)
         self.restarts = positive(restarts, "restarts", integer=True)
         self.momentum = positive(momentum, "momentum", allow_zero=True)
-        self.loss = choice(loss, "loss", LOSSES)
+        self.objective = get_objective(objective)
+        if step_weight is not None and not callable(step_weight):
+            raise ValueError(f"step_weight must be a StepWeight (or a function of (clf, context)). "
+                             f"Received: step_weight={step_weight!r}")
+        self.step_weight = step_weight
         self.l1_sparsity = in_range(l1_sparsity, "l1_sparsity", 0.0, 1.0)
         self.loop = choice(loop, "loop", LOOPS)
+        self.jit_compile = check_jit(jit_compile)
 
     def params(self) -> dict:
-        p = {"eps": self.eps, "steps": self.steps, "step_size": self.step_size, "norm": self.norm.name,
-             "random_start": self.random_start, "restarts": self.restarts, "momentum": self.momentum,
-             "loss": self.loss, "loop": self.loop}
-        if self.norm is L1:
-            p["l1_sparsity"] = self.l1_sparsity
-        return p
+        return {"eps": self.eps, "steps": self.steps, "step_size": self.step_size, "norm": self.norm.name,
+                "random_start": self.random_start, "restarts": self.restarts, "momentum": self.momentum,
+                "objective": self.objective, "step_weight": self.step_weight, "l1_sparsity": self.l1_sparsity,
+                "loop": self.loop, "jit_compile": self.jit_compile}
 
     @property
     def iterations(self) -> int:
         return self.steps * self.restarts
 
-    def build(self, clf, targeted):
-        eps, alpha, steps, mu, loss = self.eps, self.step_size, self.steps, self.momentum, self.loss
+    def _parts(self, clf, targeted):
+        """``begin(x, y, labels, seed) -> (x0, extras)``, one ``step`` and the restart ``score``."""
+        eps, alpha, mu = self.eps, self.step_size, self.momentum
+        objective, weigh, random_start = self.objective, self.step_weight, self.random_start
         norm = L1(self.l1_sparsity) if self.norm is L1 else self.norm
+
+        def begin(x, y, labels, seed):
+            ctx = Context(x=x, y=y, labels=labels, targeted=targeted)
+            extras = dict(objective.setup(clf, ctx))
+            if weigh is not None:
+                extras["_step_weight"] = weigh(clf, Context(x=x, y=y, labels=labels, targeted=targeted,
+                                                            extras=extras))
+            x0 = tf.clip_by_value(x + norm.random_start(x, eps, seed), 0.0, 1.0) if random_start else x
+            return x0, extras
 
         def step(i, state, consts):
             x_adv, g_acc = state
-            x, labels = consts
-            g = loss_gradient(clf, x_adv, labels, targeted, loss)
+            x, y, labels, extras = consts
+            ctx = Context(x=x, y=y, labels=labels, targeted=targeted, step=i, extras=extras)
+            _, g = input_gradient(lambda a: objective(clf, a, labels, ctx), x_adv)
             if mu > 0:  # MIM: accumulate L1-normalised gradients
                 g_acc = mu * g_acc + g / (tf.reduce_sum(tf.abs(g), axis=[1, 2, 3], keepdims=True) + 1e-12)
                 g = g_acc
             d = norm.direction(g, x_adv) if norm.name == "l1" else norm.direction(g)
+            if weigh is not None:
+                d = d * extras["_step_weight"]
             delta = norm.project(x_adv + alpha * d - x, eps)
             return tf.clip_by_value(x + delta, 0.0, 1.0), g_acc
 
-        iterate = compiled_loop(step, steps, loop=self.loop)
-
-        @tf.function(jit_compile=True)
-        def start(x, seed):
-            return tf.clip_by_value(x + norm.random_start(x.shape.as_list(), eps, seed), 0.0, 1.0)
-
-        def once(x, labels, seed):
-            x_adv = start(x, seed) if self.random_start else x
-            return iterate((x_adv, tf.zeros_like(x)), (x, labels))[0]
-
-        if self.restarts == 1:
-            return lambda x, y, t, seed: once(x, t if targeted else y, seed)
-
-        @tf.function(jit_compile=True)
-        def score(x_adv, labels, y):
-            # success first, then loss: a successful restart is never replaced by a failed one
+        def score(x_adv, y, labels, extras, x):
+            # success first, then the objective: a successful restart is never replaced by a failed one
             logits = clf.model(x_adv, training=False)
             pred = tf.argmax(logits, axis=1, output_type=tf.int32)
             won = tf.equal(pred, labels) if targeted else tf.not_equal(pred, y)
-            return objective(logits, labels, targeted, loss) + tf.where(won, 1e9, 0.0)
+            ctx = Context(x=x, y=y, labels=labels, targeted=targeted, extras=extras)
+            return objective(clf, x_adv, labels, ctx) + tf.where(won, 1e9, 0.0)
+
+        return begin, step, score
+
+    def build(self, clf, targeted, jit):
+        begin, step, score = self._parts(clf, targeted)
+        begin, score = compile_fn(begin, jit), compile_fn(score, jit)
+        iterate = compiled_loop(step, self.steps, loop=self.loop, jit=jit)
 
         def run(x, y, t, seed):
             labels = t if targeted else y
-            best, best_score = None, None
+            best = best_score = None
             for r in range(self.restarts):  # an outer loop over compiled loops
                 # restart 0 is the single run's start, so restarts only ever add successes
-                x_adv = once(x, labels, seed if r == 0 else tf.random.experimental.stateless_fold_in(seed, r))
-                s = score(x_adv, labels, y)
+                x0, extras = begin(x, y, labels, seed if r == 0 else tf.random.experimental.stateless_fold_in(seed, r))
+                x_adv = iterate((x0, tf.zeros_like(x)), (x, y, labels, extras))[0]
+                if self.restarts == 1:
+                    return x_adv
+                s = score(x_adv, y, labels, extras, x)
                 if best is None:
                     best, best_score = x_adv, s
                 else:
-                    better = s > best_score
-                    best = tf.where(better[:, None, None, None], x_adv, best)
-                    best_score = tf.maximum(s, best_score)
+                    best, best_score = keep_best(s > best_score, (x_adv, s), (best, best_score))
             return best
 
         return run
+
+    def graph_function(self, clf, *, targeted: bool = False):
+        begin, step, score = self._parts(clf, targeted)
+        form = {"unroll": "unroll", "while": "while"}.get(self.loop, "auto")
+
+        def pgd(x, y, target=None, seed=None):
+            x, y, labels, seed = _graph_inputs(x, y, target, targeted, seed)
+            best = best_score = None
+            for r in range(self.restarts):
+                x0, extras = begin(x, y, labels, seed if r == 0 else tf.random.experimental.stateless_fold_in(seed, r))
+                x_adv = graph_loop(step, self.steps, (x0, tf.zeros_like(x)), (x, y, labels, extras), form=form)[0]
+                if self.restarts == 1:
+                    return x_adv
+                s = score(x_adv, y, labels, extras, x)
+                if best is None:
+                    best, best_score = x_adv, s
+                else:
+                    best, best_score = keep_best(s > best_score, (x_adv, s), (best, best_score))
+            return best
+
+        return pgd
 
 
 class BIM(PGD):
     """Basic iterative method / I-FGSM: PGD from the clean image, step eps / steps.
 
     Args:
-        eps, steps, norm, loss, loop: as ``PGD``; step_size defaults to
-            eps / steps (the budget is reachable in exactly ``steps`` steps).
+        eps, steps, norm, objective, loop, jit_compile: as ``PGD``;
+            step_size defaults to eps / steps (the budget is reachable in
+            exactly ``steps`` steps).
     """
 
     name = "bim"
     _default_step = 1.0
 
     def __init__(self, *, eps: float = 8 / 255, steps: int = 10, step_size: float | None = None,
-                 norm: str = "linf", loss: str = "ce", loop: str = "auto"):
+                 norm: str = "linf", objective="ce", loop: str = "auto", jit_compile="auto"):
         super().__init__(eps=eps, steps=steps, step_size=step_size, norm=norm, random_start=False,
-                         loss=loss, loop=loop)
+                         objective=objective, loop=loop, jit_compile=jit_compile)
 
     def params(self) -> dict:
-        return {k: v for k, v in super().params().items() if k not in ("random_start", "restarts", "momentum")}
+        drop = ("random_start", "restarts", "momentum", "step_weight", "l1_sparsity")
+        return {k: v for k, v in super().params().items() if k not in drop}
 
 
-class MIM(PGD):
+class MIM(BIM):
     """Momentum iterative method (MI-FGSM): BIM with accumulated gradients.
 
     Args:
         decay: momentum ``mu`` (Dong et al. use 1.0).
-        eps, steps, step_size, norm, loss, loop: as ``BIM``.
+        eps, steps, step_size, norm, objective, loop, jit_compile: as ``BIM``.
     """
 
     name = "mim"
-    _default_step = 1.0
 
     def __init__(self, *, eps: float = 8 / 255, steps: int = 10, step_size: float | None = None,
-                 decay: float = 1.0, norm: str = "linf", loss: str = "ce", loop: str = "auto"):
-        decay = positive(decay, "decay", allow_zero=True)
-        super().__init__(eps=eps, steps=steps, step_size=step_size, norm=norm, random_start=False,
-                         momentum=decay, loss=loss, loop=loop)
+                 decay: float = 1.0, norm: str = "linf", objective="ce", loop: str = "auto", jit_compile="auto"):
+        super().__init__(eps=eps, steps=steps, step_size=step_size, norm=norm, objective=objective, loop=loop,
+                         jit_compile=jit_compile)
+        self.momentum = positive(decay, "decay", allow_zero=True)
 
     def params(self) -> dict:
-        p = {k: v for k, v in super().params().items() if k not in ("random_start", "restarts", "momentum")}
-        return {**p, "decay": self.momentum}
+        return {**super().params(), "decay": self.momentum}

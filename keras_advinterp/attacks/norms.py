@@ -22,8 +22,8 @@ class Linf:
     name = "linf"
 
     @staticmethod
-    def random_start(shape, eps, seed):
-        return tf.random.stateless_uniform(shape, seed, -eps, eps)
+    def random_start(x, eps, seed):
+        return tf.random.stateless_uniform(tf.shape(x), seed, -eps, eps)
 
     @staticmethod
     def direction(grad):
@@ -38,13 +38,11 @@ class L2:
     name = "l2"
 
     @staticmethod
-    def random_start(shape, eps, seed):
+    def random_start(x, eps, seed):
         # Uniform in the ball: Gaussian direction, radius eps * u^(1/d).
         s1, s2 = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
-        g = tf.random.stateless_normal(shape, s1)
-        d = float(np.prod(shape[1:]))  # static shape: batches are padded to one size
-        u = tf.random.stateless_uniform([shape[0]] + [1] * (len(shape) - 1), s2)
-        return g / _per_example_l2(g) * eps * u ** (1.0 / d)
+        g = tf.random.stateless_normal(tf.shape(x), s1)
+        return g / _per_example_l2(g) * eps * _radius(x, s2)
 
     @staticmethod
     def direction(grad):
@@ -70,14 +68,12 @@ class L1:
         self.sparsity = sparsity
 
     @staticmethod
-    def random_start(shape, eps, seed):
+    def random_start(x, eps, seed):
         # Laplace direction, radius eps * u^(1/d): uniform in the ball.
         s1, s2, s3 = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
-        mag = -tf.math.log(tf.random.stateless_uniform(shape, s1, 1e-12, 1.0))
-        g = mag * tf.sign(tf.random.stateless_uniform(shape, s2, -1.0, 1.0))
-        d = float(np.prod(shape[1:]))
-        u = tf.random.stateless_uniform([shape[0]] + [1] * (len(shape) - 1), s3)
-        return g / _per_example_l1(g) * eps * u ** (1.0 / d)
+        mag = -tf.math.log(tf.random.stateless_uniform(tf.shape(x), s1, 1e-12, 1.0))
+        g = mag * tf.sign(tf.random.stateless_uniform(tf.shape(x), s2, -1.0, 1.0))
+        return g / _per_example_l1(g) * eps * _radius(x, s3)
 
     def direction(self, grad, x_adv=None):
         if x_adv is not None:  # a step the box would clip is wasted budget
@@ -103,6 +99,13 @@ class L1:
         inside = tf.reduce_sum(mag, axis=1, keepdims=True) <= eps
         shrunk = tf.sign(flat) * tf.nn.relu(mag - theta)
         return tf.reshape(tf.where(inside, flat, shrunk), tf.shape(delta))
+
+
+def _radius(x, seed):
+    """Per-image ``u^(1/d)``, u uniform: the radius law of a uniform point in a d-ball (batch may be unknown)."""
+    d = float(np.prod(x.shape[1:]))  # image dimensions are static; the batch may not be
+    shape = tf.concat([tf.shape(x)[:1], tf.ones([x.shape.rank - 1], tf.int32)], axis=0)
+    return tf.random.stateless_uniform(shape, seed) ** (1.0 / d)
 
 
 def _per_example_l1(t):

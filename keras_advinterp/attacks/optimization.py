@@ -20,23 +20,17 @@ import numpy as np
 import tensorflow as tf
 
 from .._checks import choice, positive
-from .base import LOOPS, Attack, compiled_loop, margin
+from .._compile import LOOPS, check_jit, compile_fn, compiled_loop
+from .._tensor import adam_update, keep_best, per_image
+from .._tensor import sum_per_image as _sum_per_image
+from .base import Attack
+from .objectives import margin
 
 _UPPER = 1e10  # "no upper bound yet" in the binary search
-_ADAM = (0.9, 0.999, 1e-8)  # beta1, beta2, epsilon as in the C&W reference code
 _TANH_SHRINK = 1 - 1e-6  # keeps arctanh(2x - 1) finite at x = 0 and 1
 
 
-def _sum_per_image(t):
-    return tf.reduce_sum(t, axis=list(range(1, t.shape.rank)))
-
-
-def _per_image(v, like):
-    """(N,) -> (N, 1, 1, 1) to broadcast against images."""
-    return tf.reshape(v, [-1] + [1] * (like.shape.rank - 1))
-
-
-def _search_loop(clf, targeted, *, steps, kappa, abort_early, init, step, distance, loop="auto"):
+def _search_loop(clf, targeted, *, steps, kappa, abort_early, init, step, distance, loop="auto", jit=True):
     """Builds the inner optimisation for one constant per image.
 
     ``init(x) -> state`` and ``step(i, state, x, labels, c) -> (state, x_eval,
@@ -45,7 +39,7 @@ def _search_loop(clf, targeted, *, steps, kappa, abort_early, init, step, distan
     ``inner(x, labels, c, best_dist, best_x) -> (best_dist, best_x, found,
     steps_used)``, where ``found`` says the image succeeded (with confidence
     ``kappa``) at least once for this ``c``. The steps run as
-    ``base.compiled_loop`` (chunks of compiled, unrolled steps by default).
+    ``_compile.compiled_loop`` (chunks of compiled, unrolled steps by default).
     """
     check_every = max(steps // 10, 1)
 
@@ -58,18 +52,18 @@ def _search_loop(clf, targeted, *, steps, kappa, abort_early, init, step, distan
         dist = distance(x_eval - x)
         better = active & success & (dist < best_dist)
         best_dist = tf.where(better, dist, best_dist)
-        best_x = tf.where(_per_image(better, x), x_eval, best_x)
+        best_x = tf.where(per_image(better, x), x_eval, best_x)
         found |= active & success
         used += tf.cast(active, tf.int32)
-        state = tf.nest.map_structure(lambda a, b: tf.where(_per_image(active, a), a, b), new, state)
+        state = keep_best(active, new, state)
         if abort_early:  # per image: stop when the loss fell by < 0.01% over the last 10% of steps
             check = tf.equal((i + 1) % check_every, 0)
             active &= ~(check & (loss > prev - 1e-4 * tf.abs(prev)))
             prev = tf.where(check, loss, prev)
         return state, active, used, found, prev, best_dist, best_x
 
-    iterate = compiled_loop(body, steps, loop=loop, until=lambda carry: ~tf.reduce_any(carry[1]))
-    start = tf.function(init, jit_compile=True)
+    iterate = compiled_loop(body, steps, loop=loop, until=lambda carry: ~tf.reduce_any(carry[1]), jit=jit)
+    start = compile_fn(init, jit)
 
     def inner(x, labels, c, best_dist, best_x):
         n = x.shape[0]
@@ -107,7 +101,8 @@ def binary_search(inner, x, labels, rounds: int, initial_const: float):
 class _ConstantSearch(Attack):
     """Shared constructor checks and ``build`` of the two attacks."""
 
-    def __init__(self, *, confidence, steps, learning_rate, binary_search_steps, initial_const, abort_early, loop):
+    def __init__(self, *, confidence, steps, learning_rate, binary_search_steps, initial_const, abort_early, loop,
+                 jit_compile):
         self.confidence = positive(confidence, "confidence", allow_zero=True)
         self.steps = positive(steps, "steps", integer=True)
         self.learning_rate = positive(learning_rate, "learning_rate")
@@ -115,11 +110,12 @@ class _ConstantSearch(Attack):
         self.initial_const = positive(initial_const, "initial_const")
         self.abort_early = bool(abort_early)
         self.loop = choice(loop, "loop", LOOPS)
+        self.jit_compile = check_jit(jit_compile)
 
     def params(self) -> dict:
         return {"confidence": self.confidence, "steps": self.steps, "learning_rate": self.learning_rate,
                 "binary_search_steps": self.binary_search_steps, "initial_const": self.initial_const,
-                "abort_early": self.abort_early, "loop": self.loop}
+                "abort_early": self.abort_early, "loop": self.loop, "jit_compile": self.jit_compile}
 
     @property
     def iterations(self) -> int:
@@ -129,10 +125,10 @@ class _ConstantSearch(Attack):
         """Returns ``(init, step, distance)`` for ``_search_loop``."""
         raise NotImplementedError
 
-    def build(self, clf, targeted):
+    def build(self, clf, targeted, jit):
         init, step, distance = self._method(clf, targeted)
-        inner = _search_loop(clf, targeted, steps=self.steps, kappa=self.confidence,
-                             abort_early=self.abort_early, init=init, step=step, distance=distance, loop=self.loop)
+        inner = _search_loop(clf, targeted, steps=self.steps, kappa=self.confidence, abort_early=self.abort_early,
+                             init=init, step=step, distance=distance, loop=self.loop, jit=jit)
 
         def run(x, y, t, seed):
             return binary_search(inner, x, t if targeted else y, self.binary_search_steps, self.initial_const)
@@ -156,8 +152,9 @@ class CarliniWagnerL2(_ConstantSearch):
         initial_const: first c for every image.
         abort_early: stop an image once its loss stalls (< 0.01% decrease
             over 10% of ``steps``).
-        loop: loop form (``base.compiled_loop``); ``auto`` runs chunks of
+        loop: loop form (``_compile.compiled_loop``); ``auto`` runs chunks of
             10 compiled, unrolled steps and stops when every image has stopped.
+        jit_compile: True, False or ``auto`` (``_compile.resolve_jit``).
 
     References:
         Carlini & Wagner, "Towards Evaluating the Robustness of Neural
@@ -168,14 +165,13 @@ class CarliniWagnerL2(_ConstantSearch):
 
     def __init__(self, *, confidence: float = 0.0, steps: int = 100, learning_rate: float = 0.01,
                  binary_search_steps: int = 5, initial_const: float = 1e-2, abort_early: bool = True,
-                 loop: str = "auto"):
+                 loop: str = "auto", jit_compile="auto"):
         super().__init__(confidence=confidence, steps=steps, learning_rate=learning_rate,
                          binary_search_steps=binary_search_steps, initial_const=initial_const,
-                         abort_early=abort_early, loop=loop)
+                         abort_early=abort_early, loop=loop, jit_compile=jit_compile)
 
     def _method(self, clf, targeted):
         lr, kappa = self.learning_rate, self.confidence
-        b1, b2, eps = _ADAM
 
         def init(x):
             w = tf.atanh((2 * x - 1) * _TANH_SHRINK)
@@ -189,10 +185,7 @@ class CarliniWagnerL2(_ConstantSearch):
                 logits = clf.model(x_adv, training=False)
                 loss = _sum_per_image(tf.square(x_adv - x)) + c * margin(logits, labels, targeted, kappa)
                 total = tf.reduce_sum(loss)  # a sum keeps per-image gradients batch-independent
-            g = tape.gradient(total, w)
-            m, v = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * tf.square(g)
-            t = tf.cast(i + 1, tf.float32)
-            w = w - lr * (m / (1 - b1**t)) / (tf.sqrt(v / (1 - b2**t)) + eps)
+            w, m, v = adam_update(w, tape.gradient(total, w), m, v, i, lr)
             return (w, m, v), x_adv, logits, loss
 
         return init, step, lambda d: _sum_per_image(tf.square(d))
@@ -211,7 +204,7 @@ class EAD(_ConstantSearch):
     Args:
         beta: L1 weight (>= 0; 0 is C&W's objective solved by FISTA).
         confidence, steps, learning_rate, binary_search_steps,
-        initial_const, abort_early, loop: as in ``CarliniWagnerL2`` (steps are
+        initial_const, abort_early, loop, jit_compile: as in ``CarliniWagnerL2`` (steps are
             FISTA iterations, the learning rate is in pixel units).
         decision_rule: ``en`` (elastic net ``L2^2 + beta*L1``) or ``l1``:
             which distortion selects the best adversarial per image.
@@ -225,10 +218,10 @@ class EAD(_ConstantSearch):
 
     def __init__(self, *, beta: float = 1e-2, confidence: float = 0.0, steps: int = 100,
                  learning_rate: float = 0.01, binary_search_steps: int = 5, initial_const: float = 1e-2,
-                 decision_rule: str = "en", abort_early: bool = True, loop: str = "auto"):
+                 decision_rule: str = "en", abort_early: bool = True, loop: str = "auto", jit_compile="auto"):
         super().__init__(confidence=confidence, steps=steps, learning_rate=learning_rate,
                          binary_search_steps=binary_search_steps, initial_const=initial_const,
-                         abort_early=abort_early, loop=loop)
+                         abort_early=abort_early, loop=loop, jit_compile=jit_compile)
         self.beta = positive(beta, "beta", allow_zero=True)
         self.decision_rule = choice(decision_rule, "decision_rule", ("en", "l1"))
 

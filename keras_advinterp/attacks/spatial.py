@@ -13,7 +13,10 @@ import tensorflow as tf
 
 from .._batching import map_batches
 from .._checks import choice, positive
-from .base import LOOPS, Attack, compiled_loop, margin
+from .._compile import LOOPS, cache_key, check_jit, compile_fn, compiled_loop, resolve_jit
+from .._tensor import adam_update
+from .base import Attack
+from .objectives import margin
 
 _FLOW_EPS = 1e-8
 
@@ -91,33 +94,36 @@ class StAdv(Attack):
         confidence: C&W kappa, logit margin required for success.
         max_flow: optional bound on each pixel's displacement length, in
             pixels (the flow is rescaled into it after every step).
-        loop: loop form (``base.compiled_loop``; ``auto``: chunks of 10
+        loop: loop form (``_compile.compiled_loop``; ``auto``: chunks of 10
             compiled, unrolled steps).
+        jit_compile: True, False or ``auto`` (``_compile.resolve_jit``).
     """
 
     name = "stadv"
 
     def __init__(self, *, tau: float = 0.05, steps: int = 100, learning_rate: float = 0.01,
-                 confidence: float = 0.0, max_flow: float | None = None, loop: str = "auto"):
+                 confidence: float = 0.0, max_flow: float | None = None, loop: str = "auto", jit_compile="auto"):
         self.tau = positive(tau, "tau", allow_zero=True)
         self.steps = positive(steps, "steps", integer=True)
         self.learning_rate = positive(learning_rate, "learning_rate")
         self.confidence = positive(confidence, "confidence", allow_zero=True)
         self.max_flow = None if max_flow is None else positive(max_flow, "max_flow")
         self.loop = choice(loop, "loop", LOOPS)
+        self.jit_compile = check_jit(jit_compile)
 
     def params(self) -> dict:
         return {"tau": self.tau, "steps": self.steps, "learning_rate": self.learning_rate,
-                "confidence": self.confidence, "max_flow": self.max_flow, "loop": self.loop}
+                "confidence": self.confidence, "max_flow": self.max_flow, "loop": self.loop,
+                "jit_compile": self.jit_compile}
 
-    def _search(self, clf, targeted):
+    def _search(self, clf, targeted, jit=None):
         """Compiled ``(x, y, t) -> (x_adv, flow)``, cached on ``clf``."""
-        key = ("attack-flow", self.name, tuple(sorted(self.params().items())), targeted)
-        return clf.compiled(key, lambda: self._build_search(clf, targeted))
+        jit = resolve_jit(self.jit_compile, clf) if jit is None else jit
+        return clf.compiled(cache_key("attack-flow", self, targeted, jit),
+                            lambda: self._build_search(clf, targeted, jit))
 
-    def _build_search(self, clf, targeted):
+    def _build_search(self, clf, targeted, jit):
         kappa, tau, lr, steps, max_flow = self.confidence, self.tau, self.learning_rate, self.steps, self.max_flow
-        b1, b2, tiny = 0.9, 0.999, 1e-8
 
         def objective(x, labels, flow):
             x_adv = flow_warp(x, flow)
@@ -136,23 +142,22 @@ class StAdv(Attack):
             better = ok & (smooth < best_loss)
             best_flow = tf.where(better[:, None, None, None], flow, best_flow)
             best_loss = tf.where(better, smooth, best_loss)
-            m, v = b1 * m + (1 - b1) * grad, b2 * v + (1 - b2) * tf.square(grad)
-            kf = tf.cast(k + 1, tf.float32)
-            flow = flow - lr * (m / (1 - b1**kf)) / (tf.sqrt(v / (1 - b2**kf)) + tiny)
+            flow, m, v = adam_update(flow, grad, m, v, k, lr)
             if max_flow is not None:
                 length = tf.sqrt(tf.reduce_sum(tf.square(flow), -1, keepdims=True) + 1e-12)
                 flow = flow * tf.minimum(1.0, max_flow / length)
             return flow, m, v, best_flow, best_loss, found | ok
 
-        iterate = compiled_loop(body, steps, loop=self.loop)
+        iterate = compiled_loop(body, steps, loop=self.loop, jit=jit)
 
-        @tf.function(jit_compile=True)
         def finish(x, labels, flow, best_flow, best_loss, found):
             # the loop checks each flow before its step: check the last iterate too
             _, ok, smooth = objective(x, labels, flow)
             keep_last = ~(found | ok) | (ok & (smooth < best_loss))
             flow = tf.where(keep_last[:, None, None, None], flow, best_flow)
             return tf.clip_by_value(flow_warp(x, flow), 0.0, 1.0), flow
+
+        finish = compile_fn(finish, jit)
 
         def search(x, y, t):
             labels = t if targeted else y
@@ -164,8 +169,8 @@ class StAdv(Attack):
 
         return search
 
-    def build(self, clf, targeted):
-        search = self._search(clf, targeted)
+    def build(self, clf, targeted, jit):
+        search = self._search(clf, targeted, jit)
 
         def run(x, y, t, seed):
             return search(x, y, t)[0]

@@ -14,7 +14,9 @@ import math
 import tensorflow as tf
 
 from .._checks import choice, in_range, positive
-from .base import LOOPS, Attack, compiled_loop, margin
+from .._compile import LOOPS, check_jit, compiled_loop
+from .base import Attack
+from .objectives import margin
 from .optimization import binary_search
 
 _TINY = 1e-12
@@ -87,8 +89,9 @@ class StrAttack(Attack):
         eps: optional Linf bound on the perturbation ([0, 1] pixel scale).
         abort_early: freeze an image once it has succeeded and its best L2
             has not improved for ``max(10, steps // 10)`` iterations.
-        loop: loop form (``base.compiled_loop``; ``auto``: chunks of 10
+        loop: loop form (``_compile.compiled_loop``; ``auto``: chunks of 10
             compiled, unrolled steps, stopping when every image is frozen).
+        jit_compile: True, False or ``auto`` (``_compile.resolve_jit``).
     """
 
     name = "strattack"
@@ -96,7 +99,7 @@ class StrAttack(Attack):
     def __init__(self, *, group_size: int = 2, rho: float = 1.0, steps: int = 100,
                  learning_rate: float = 0.5, const: float = 1.0, binary_search_steps: int = 3,
                  group_weight: float = 0.2, l2_weight: float = 1.0, confidence: float = 0.0,
-                 eps: float | None = None, abort_early: bool = True, loop: str = "auto"):
+                 eps: float | None = None, abort_early: bool = True, loop: str = "auto", jit_compile="auto"):
         self.group_size = positive(group_size, "group_size", integer=True)
         self.rho = positive(rho, "rho")
         self.steps = positive(steps, "steps", integer=True)
@@ -109,19 +112,20 @@ class StrAttack(Attack):
         self.eps = None if eps is None else in_range(eps, "eps", 1e-6, 1.0)
         self.abort_early = bool(abort_early)
         self.loop = choice(loop, "loop", LOOPS)
+        self.jit_compile = check_jit(jit_compile)
 
     def params(self) -> dict:
         return {"group_size": self.group_size, "rho": self.rho, "steps": self.steps,
                 "learning_rate": self.learning_rate, "const": self.const,
                 "binary_search_steps": self.binary_search_steps, "group_weight": self.group_weight,
                 "l2_weight": self.l2_weight, "confidence": self.confidence, "eps": self.eps,
-                "abort_early": self.abort_early}
+                "abort_early": self.abort_early, "loop": self.loop, "jit_compile": self.jit_compile}
 
     @property
     def iterations(self) -> int:
         return self.steps * self.binary_search_steps
 
-    def build(self, clf, targeted):
+    def build(self, clf, targeted, jit):
         rho, g, kappa, steps = self.rho, self.group_size, self.confidence, self.steps
         shrink_delta = rho / (rho + 2.0 * self.l2_weight)
         threshold = self.group_weight / rho
@@ -159,7 +163,7 @@ class StrAttack(Attack):
                     tf.where(better[:, None, None, None], cand, best_delta), found, since,
                     its + tf.cast(active, tf.int32), active & ~(found & (since >= patience)))
 
-        iterate = compiled_loop(body, steps, loop=self.loop, until=lambda state: ~tf.reduce_any(state[-1]))
+        iterate = compiled_loop(body, steps, loop=self.loop, until=lambda state: ~tf.reduce_any(state[-1]), jit=jit)
 
         def admm(x, labels, const, best_l2, best_x):
             """One ADMM run per image constant, in ``binary_search``'s terms (best images, not deltas)."""

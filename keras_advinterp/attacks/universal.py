@@ -20,15 +20,16 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 from .._checks import choice, in_range, positive
+from .._compile import cache_key, check_jit, compile_fn, resolve_jit
 from ..models import Classifier
-from .base import Attack, AttackResult
+from .base import AttackBase, AttackResult
 from .deepfool import DeepFool
 from .norms import get_norm, perturbation_norms
 
 METHODS = ("deepfool", "sgd")
 
 
-class UniversalPerturbation(Attack):
+class UniversalPerturbation(AttackBase):
     """Fits one perturbation ``v`` (H, W, C) that fools a classifier on most images of a set.
 
     ``fit`` passes over the (shuffled) images in mini-batches until the
@@ -58,6 +59,7 @@ class UniversalPerturbation(Attack):
         overshoot: DeepFool's push past the boundary (``deepfool``).
         method: ``deepfool`` or ``sgd``.
         step_size: ascent step (``sgd``); defaults to ``eps / 4``.
+        jit_compile: True, False or ``auto`` (``_compile.resolve_jit``).
     """
 
     name = "uap"
@@ -65,7 +67,7 @@ class UniversalPerturbation(Attack):
 
     def __init__(self, *, eps: float = 10 / 255, norm: str = "linf", max_passes: int = 5,
                  target_fooling_rate: float = 0.8, deepfool_steps: int = 10, overshoot: float = 0.02,
-                 method: str = "deepfool", step_size: float | None = None):
+                 method: str = "deepfool", step_size: float | None = None, jit_compile="auto"):
         self.eps = positive(eps, "eps")
         self.norm = get_norm(norm)
         if self.norm.name not in ("linf", "l2"):
@@ -76,18 +78,25 @@ class UniversalPerturbation(Attack):
         self.overshoot = positive(overshoot, "overshoot", allow_zero=True)
         self.method = choice(method, "method", METHODS)
         self.step_size = positive(self.eps / 4 if step_size is None else step_size, "step_size")
+        self.jit_compile = check_jit(jit_compile)
 
     def params(self) -> dict:
         return {"eps": self.eps, "norm": self.norm.name, "max_passes": self.max_passes,
                 "target_fooling_rate": self.target_fooling_rate, "deepfool_steps": self.deepfool_steps,
-                "overshoot": self.overshoot, "method": self.method, "step_size": self.step_size}
+                "overshoot": self.overshoot, "method": self.method, "step_size": self.step_size,
+                "jit_compile": self.jit_compile}
 
     @property
     def iterations(self) -> int:
         return self.max_passes
 
-    def build(self, clf, targeted):
-        """Compiled ``update(x, labels, weight, v) -> v`` for one mini-batch (``weight`` 0 on padding)."""
+    def update_function(self, clf):
+        """The cached, compiled ``update(x, labels, weight, v) -> v`` for one mini-batch."""
+        jit = resolve_jit(self.jit_compile, clf)
+        return clf.compiled(cache_key("uap-update", self, jit), lambda: self._build_update(clf, jit))
+
+    def _build_update(self, clf, jit):
+        """``update(x, labels, weight, v) -> v`` for one mini-batch (``weight`` 0 on padding)."""
         norm, eps, alpha = self.norm, self.eps, self.step_size
         deepfool = DeepFool(steps=self.deepfool_steps, overshoot=self.overshoot).loop(clf)
         per_image = lambda a: tf.reshape(a, [-1, 1, 1, 1])
@@ -106,8 +115,7 @@ class UniversalPerturbation(Attack):
             return v + alpha * norm.direction(tape.gradient(loss, v))
 
         step = deepfool_step if self.method == "deepfool" else sgd_step
-        return tf.function(lambda x, labels, weight, v: norm.project(step(x, labels, weight, v), eps),
-                           jit_compile=True)
+        return compile_fn(lambda x, labels, weight, v: norm.project(step(x, labels, weight, v), eps), jit)
 
     def fit(self, clf: Classifier, x, y=None, *, batch_size: int = 32, seed: int = 0,
             progress: bool = False) -> np.ndarray:
@@ -150,8 +158,7 @@ class UniversalPerturbation(Attack):
 
     def _fit(self, clf, x, y, batch_size, seed, progress):
         """Returns ``(v, fooling rate on x, passes run)``."""
-        key = ("attack", self.name, tuple(sorted(self.params().items())), False)
-        update = clf.compiled(key, lambda: self.build(clf, False))
+        update = self.update_function(clf)
         labels = clf.predict(x, batch_size=batch_size).argmax(axis=1).astype(np.int32) if y is None else y
         n, size = len(x), min(batch_size, len(x))
         rng = np.random.default_rng(seed)

@@ -13,6 +13,7 @@ import numpy as np
 
 from . import digits, photos, shapes
 from .folder import folder_dataset, index_folder, load_folder, read_image, read_images
+from .imagenet import imagenet_class_index, imagenet_class_names, imagenet_synsets
 
 NAMES = ("shapes", "digits", "photos")
 
@@ -63,8 +64,6 @@ def load(name: str, split: str = "test", limit: int | None = None, *, seed: int 
         x, y = digits.generate(split, seed)
         return Data(x[:limit], y[:limit], list(digits.CLASS_NAMES), name)
     if name == "photos":
-        from ..models.imagenet import imagenet_class_names
-
         x, y, names = photos.generate(size[0] if size else 224)
         return Data(x[:limit], y[:limit], imagenet_class_names(), name, files=names[:limit])
     if Path(name).is_dir():
@@ -73,4 +72,5 @@ def load(name: str, split: str = "test", limit: int | None = None, *, seed: int 
     raise ValueError(f"unknown data set {name!r}: expected one of {NAMES} or an existing folder. Received: name={name!r}")
 
 
-__all__ = ["Data", "load", "NAMES", "load_folder", "folder_dataset", "index_folder", "read_image", "read_images"]
+__all__ = ["Data", "load", "NAMES", "load_folder", "folder_dataset", "index_folder", "read_image", "read_images",
+           "imagenet_class_index", "imagenet_class_names", "imagenet_synsets"]

@@ -16,15 +16,27 @@ import numpy as np
 
 from .._batching import map_batches
 from .._checks import as_labels, positive
+from .._compile import cache_key, check_jit, compile_fn, resolve_jit
 from ..models import Classifier
 
 
 class Interpreter(ABC):
-    """Base class: subclasses set ``name`` and implement ``explain_batch``."""
+    """Base class: subclasses set ``name`` and implement ``explain_batch``.
+
+    Subclasses with settings extend ``params()`` with every constructor
+    argument they add (it is the compile-cache key).
+
+    Args:
+        clf: the Classifier to explain.
+        feature_layer: 4-D layer CAM-style maps read (default: the classifier's).
+        batch_size: images per compiled call.
+        jit_compile: True, False or ``auto`` (``_compile.resolve_jit``).
+    """
 
     name = "interpreter"
 
-    def __init__(self, clf: Classifier, *, feature_layer: str | None = None, batch_size: int = 16):
+    def __init__(self, clf: Classifier, *, feature_layer: str | None = None, batch_size: int = 16,
+                 jit_compile="auto"):
         if not isinstance(clf, Classifier):
             raise ValueError(f"clf must be a keras_advinterp Classifier. Received: clf={type(clf).__name__}")
         self.clf = clf
@@ -32,6 +44,20 @@ class Interpreter(ABC):
             clf.check_feature_layer(feature_layer)  # raises with the layer names
         self.feature_layer = feature_layer or clf.feature_layer
         self.batch_size = positive(batch_size, "batch_size", integer=True)
+        self.jit_compile = check_jit(jit_compile)
+
+    def params(self) -> dict:
+        """Every constructor argument but ``clf``: the compile-cache key."""
+        return {"feature_layer": self.feature_layer, "batch_size": self.batch_size, "jit_compile": self.jit_compile}
+
+    def compiled(self, fn_or_build, *extra, build: bool = False):
+        """``fn`` compiled (XLA where ``jit_compile`` resolves to it) and cached on the classifier.
+
+        With ``build=True``, ``fn_or_build(jit)`` builds the callable instead.
+        """
+        jit = resolve_jit(self.jit_compile, self.clf)
+        make = (lambda: fn_or_build(jit)) if build else (lambda: compile_fn(fn_or_build, jit))
+        return self.clf.compiled(cache_key("interpret", self, jit, *extra), make)
 
     @abstractmethod
     def explain_batch(self, x: np.ndarray, class_index: np.ndarray) -> np.ndarray:

@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from .._checks import positive
+from ..surgery.smooth import smooth_relu_copy
 from .base import Interpreter
 
 _EPS = 1e-7  # keras.backend.epsilon(), as tf-keras-vis normalises
@@ -65,12 +66,8 @@ class Differentiable(Interpreter):
         """(N, H, W) maps in [0, 1] as a differentiable TensorFlow expression."""
         raise NotImplementedError
 
-    def _settings(self) -> tuple:
-        return ()
-
     def explain_batch(self, x, class_index):
-        key = ("interpret", self.name, self.feature_layer, self._settings())
-        fn = self.clf.compiled(key, lambda: tf.function(self.maps, jit_compile=True))
+        fn = self.compiled(self.maps)
         return fn(tf.constant(x), tf.constant(class_index, tf.int32)).numpy()
 
 
@@ -160,8 +157,8 @@ class Grad(Differentiable):
         self.relu_beta = None if relu_beta is None else positive(relu_beta, "relu_beta")
         self._model = clf.model if relu_beta is None else smooth_relu_copy(clf.model, self.relu_beta)
 
-    def _settings(self):
-        return (self.relu_beta,)
+    def params(self) -> dict:
+        return {**super().params(), "relu_beta": self.relu_beta}
 
     def maps(self, x, class_index):
         with tf.GradientTape(watch_accessed_variables=False) as tape:
@@ -169,39 +166,3 @@ class Grad(Differentiable):
             score = tf.reduce_sum(class_scores(self._model(x, training=False), class_index))
         grads = tape.gradient(score, x)
         return normalize(tf.reduce_max(tf.abs(grads), axis=-1))
-
-
-@keras.saving.register_keras_serializable(package="keras_advinterp")
-class SmoothReLU(keras.layers.Layer):
-    """softplus(beta x) / beta, capped at ``max_value`` if given: a ReLU with curvature."""
-
-    def __init__(self, beta: float = 10.0, max_value: float | None = None, **kwargs):
-        super().__init__(**kwargs)
-        self.beta, self.max_value = float(beta), max_value
-
-    def call(self, x):
-        y = tf.nn.softplus(self.beta * x) / self.beta
-        return y if self.max_value is None else tf.minimum(y, self.max_value)
-
-    def get_config(self):
-        return {**super().get_config(), "beta": self.beta, "max_value": self.max_value}
-
-
-def smooth_relu_copy(model: keras.Model, beta: float) -> keras.Model:
-    """A copy of a flat functional model with every ReLU made smooth (weights shared by value)."""
-    smooth = lambda t: tf.nn.softplus(beta * t) / beta  # noqa: E731
-
-    def clone(layer):
-        if isinstance(layer, keras.layers.ReLU):
-            cfg = layer.get_config()
-            return SmoothReLU(beta, cfg.get("max_value"), name=layer.name)
-        if isinstance(layer, keras.layers.Activation) and layer.get_config().get("activation") == "relu":
-            return SmoothReLU(beta, name=layer.name)
-        new = layer.__class__.from_config(layer.get_config())
-        if layer.get_config().get("activation") == "relu":
-            new.activation = smooth
-        return new
-
-    copy = keras.models.clone_model(model, clone_function=clone)
-    copy.set_weights(model.get_weights())
-    return copy

@@ -97,6 +97,7 @@ class RTS(Interpreter):
 
     def __init__(self, clf, *, weights="embedded", **kwargs):
         super().__init__(clf, **kwargs)
+        self.weights = weights
         self._encoder = build_encoder(clf, self.feature_layer)
         if isinstance(weights, keras.Model):
             self.masker = weights
@@ -119,9 +120,13 @@ class RTS(Interpreter):
         logits = self.masker([*encode(self._encoder, x), class_index], training=False)
         return upsample(tf.sigmoid(logits), x.shape[1], x.shape[2])
 
+    def params(self) -> dict:
+        # the masker object, not the weights argument: two RTS built from one file hold different maskers
+        return {**super().params(), "weights": self.weights if isinstance(self.weights, keras.Model) else
+                (str(self.weights), id(self.masker))}
+
     def explain_batch(self, x, class_index):
-        fn = self.clf.compiled(("interpret", self.name, id(self.masker)),
-                               lambda: tf.function(self.maps, jit_compile=True))
+        fn = self.compiled(self.maps)
         return fn(tf.constant(x), tf.constant(class_index, tf.int32)).numpy()
 
 

@@ -74,7 +74,11 @@ class ScoreCAM(_CamFamily):
 
     def __init__(self, clf, *, max_n: int | None = None, **kwargs):
         super().__init__(clf, **kwargs)
-        self.extra = {"max_N": None if max_n is None else positive(max_n, "max_n", integer=True)}
+        self.max_n = None if max_n is None else positive(max_n, "max_n", integer=True)
+        self.extra = {"max_N": self.max_n}
+
+    def params(self) -> dict:
+        return {**super().params(), "max_n": self.max_n}
 
 
 class Saliency(Interpreter):
@@ -86,6 +90,9 @@ class Saliency(Interpreter):
     def __init__(self, clf, *, noise: float = 0.2, **kwargs):
         super().__init__(clf, **kwargs)
         self.noise = positive(noise, "noise", allow_zero=True)
+
+    def params(self) -> dict:
+        return {**super().params(), "noise": self.noise}
 
     @cached_property
     def _vis(self):
@@ -105,3 +112,6 @@ class SmoothGrad(Saliency):
     def __init__(self, clf, *, samples: int = 20, noise: float = 0.2, **kwargs):
         super().__init__(clf, noise=noise, **kwargs)
         self.smooth_samples = positive(samples, "samples", integer=True)
+
+    def params(self) -> dict:
+        return {**super().params(), "samples": self.smooth_samples}

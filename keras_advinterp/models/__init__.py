@@ -9,7 +9,7 @@ from __future__ import annotations
 from .applications import APPLICATIONS, WeightsUnavailableError, build_application, keras_cache_dir
 from .classifier import Classifier
 from .embedded import EMBEDDED, build_embedded
-from .imagenet import imagenet_class_names
+from ..data.imagenet import imagenet_class_names
 from .wrap import from_keras
 
 DEFAULT_MODEL = "shapes"

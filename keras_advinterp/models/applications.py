@@ -15,7 +15,7 @@ from typing import Callable
 import keras
 
 from .classifier import Classifier
-from .imagenet import imagenet_class_names
+from ..data.imagenet import imagenet_class_names
 from .layers import PixelPreprocessing, ResizeTo
 
 _BASE = "https://storage.googleapis.com/tensorflow/keras-applications/"

@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from .._batching import map_batches
 from .._checks import as_images, positive
+from .._compile import compile_fn, resolve_jit
 
 
 class Classifier:
@@ -98,19 +99,30 @@ class Classifier:
     def compiled(self, key, build):
         """Caches one compiled function per key on this classifier.
 
-        Attacks and interpreters keep their ``tf.function(jit_compile=True)``
-        here, so a second call with the same settings never recompiles.
+        Attacks and interpreters keep their compiled functions here (keys
+        from ``_compile.cache_key``), so a second call with the same settings
+        never recompiles.
         """
         if key not in self._compiled:
             self._compiled[key] = build()
         return self._compiled[key]
 
+    def flops_per_image(self) -> float:
+        """Multiply-adds of one forward pass (conv, depthwise conv and dense layers), computed once.
+
+        ``jit_compile="auto"`` reads it to choose XLA or not on a CPU.
+        """
+        if not hasattr(self, "_flops"):
+            self._flops = float(sum(_layer_flops(layer) for layer in _all_layers(self.model)))
+        return self._flops
+
     # -- prediction --------------------------------------------------------
-    def compiled_forward(self):
-        """The compiled (XLA) raw-pixels -> logits function, shared by every tool."""
+    def compiled_forward(self, jit_compile="auto"):
+        """The compiled raw-pixels -> logits function, shared by every tool (XLA per ``resolve_jit``)."""
+        jit = resolve_jit(jit_compile, self)
         return self.compiled(
-            "forward",
-            lambda: tf.function(lambda x: self.model(x, training=False), jit_compile=True, reduce_retracing=True),
+            ("forward", jit),
+            lambda: compile_fn(lambda x: self.model(x, training=False), jit, reduce_retracing=True),
         )
 
     def check_images(self, x, name: str = "x") -> np.ndarray:
@@ -166,6 +178,32 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     """Row-wise softmax of a (N, classes) array, numerically stable."""
     e = np.exp(logits - logits.max(axis=1, keepdims=True))
     return e / e.sum(axis=1, keepdims=True)
+
+
+def _all_layers(model):
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            yield from _all_layers(layer)
+        else:
+            yield layer
+
+
+def _layer_flops(layer) -> float:
+    """Multiply-adds of one image through ``layer`` (0 for layers without weights that count)."""
+    try:
+        out = layer.output.shape
+    except (AttributeError, ValueError):
+        return 0.0
+    if isinstance(layer, keras.layers.Dense):
+        return float(layer.kernel.shape[0] * layer.kernel.shape[1]) * float(np.prod([d or 1 for d in out[1:-1]]))
+    if isinstance(layer, keras.layers.DepthwiseConv2D):
+        kh, kw, cin, mult = layer.kernel.shape
+        return float(out[1] or 0) * float(out[2] or 0) * kh * kw * cin * mult
+    if isinstance(layer, (keras.layers.Conv2D, keras.layers.Conv2DTranspose)):
+        kh, kw, cin, cout = layer.kernel.shape
+        spatial = float(out[1] or 0) * float(out[2] or 0)
+        return spatial * kh * kw * cin * cout
+    return 0.0
 
 
 def _is_4d(layer) -> bool:

@@ -56,7 +56,7 @@ def test_restarts_never_lose_a_success(shapes_clf, batch):
 
 def test_margin_loss_attacks(shapes_clf, batch):
     x, y = batch
-    result = attacks.PGD(eps=8 / 255, loss="margin")(shapes_clf, x, y)
+    result = attacks.PGD(eps=8 / 255, objective="margin")(shapes_clf, x, y)
     _budget_and_box(result, x, "linf", 8 / 255)
     assert result.success_rate >= 0.85, result.summary()  # measured 0.97
 
@@ -121,7 +121,7 @@ def test_attention_attack_moves_attention_off_the_true_class(shapes_clf, batch):
 @pytest.mark.parametrize("cls, params, match", [
     (attacks.PGD, {"restarts": 0}, "restarts must be > 0"),
     (attacks.PGD, {"momentum": -1}, "momentum must be >= 0"),
-    (attacks.PGD, {"loss": "hinge"}, r"loss must be one of \('ce', 'margin'\)"),
+    (attacks.PGD, {"objective": "hinge"}, r"objective must be one of \(.ce., .margin.\)"),
     (attacks.PGD, {"norm": "l1", "l1_sparsity": 1.5}, r"l1_sparsity must be in \[0.0, 1.0\]"),
     (attacks.MIM, {"decay": -0.5}, "decay must be >= 0"),
     (attacks.BIM, {"random_start": True}, "random_start"),

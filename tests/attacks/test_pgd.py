@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from keras_advinterp import attacks
-from keras_advinterp.attacks.base import tracing_count
+from keras_advinterp._compile import tracing_count
 
 EPS_LINF = 8 / 255
 EPS_L2 = 1.0
