@@ -15,13 +15,13 @@ from pathlib import Path
 import numpy as np
 
 from . import attacks, data, interpret, models
+from .attacks.base import plain
 from .models.classifier import softmax
 
 
-def _inputs(clf, images, data_name, n, seed):
-    if images:
-        x = data.read_images(images, clf.input_size, clf.channels)
-        return x, clf.predict(x).argmax(1), [Path(p).name for p in images], "predicted on the clean image"
+def _inputs(clf, inputs, data_name, n, seed):
+    if inputs is not None:  # already read and labelled (the CLI's --image / --data FOLDER)
+        return inputs["x"][:n], inputs["y"][:n], inputs["names"][:n], inputs["label_source"]
     name = data_name or models.default_data(clf)
     d = data.load(name, "test", limit=None if name == "photos" else max(n * 4, n), seed=seed)
     if len(d.class_names) != clf.num_classes:
@@ -35,13 +35,20 @@ def _inputs(clf, images, data_name, n, seed):
     return d.x[pick], d.y[pick], [names[i] for i in pick], "ground truth"
 
 
-def run_demo(model: str = models.DEFAULT_MODEL, *, weights="default", images=None, data_name=None,
-             n: int = 4, eps: float = 8 / 255, steps: int = 10, out="advinterp-out", seed: int = 0,
-             progress: bool = True, clf=None) -> dict:
-    """Runs the demo and returns its JSON summary (also written to ``out/demo.json``)."""
+def run_demo(model: str = models.DEFAULT_MODEL, *, weights="default", clf=None, inputs: dict | None = None,
+             data_name=None, n: int = 4, eps: float = 8 / 255, steps: int = 10, out="advinterp-out", seed: int = 0,
+             progress: bool = True) -> dict:
+    """Runs the demo and returns its JSON summary (also written to ``out/demo.json``).
+
+    Args:
+        model, weights: what ``models.load`` builds, unless ``clf`` is given.
+        inputs: ``{x, y, names, label_source}`` to attack (the first ``n``);
+            default: ``n`` images of the model's own data set that it
+            classifies correctly.
+    """
     t0 = time.perf_counter()
     clf = clf or models.load(model, weights)
-    x, y, names, label_source = _inputs(clf, images, data_name, n, seed)
+    x, y, names, label_source = _inputs(clf, inputs, data_name, n, seed)
     attack = attacks.PGD(eps=eps, steps=steps)
     result = attack(clf, x, y, seed=seed, progress=progress)
     adv = result.predictions
@@ -58,7 +65,7 @@ def run_demo(model: str = models.DEFAULT_MODEL, *, weights="default", images=Non
     per_image = []
     for i in range(len(x)):
         per_image.append({
-            "image": names[i],
+            "image": Path(names[i]).name,
             "label": clf.class_names[y[i]],
             "clean": _top5(clf, p_clean[i]),
             "adversarial": _top5(clf, p_adv[i]),
@@ -70,7 +77,7 @@ def run_demo(model: str = models.DEFAULT_MODEL, *, weights="default", images=Non
         })
     summary = {
         "model": clf.describe(),
-        "attack": {"name": attack.name, **attack.params()},
+        "attack": {"name": attack.name, **plain(attack.params())},
         "labels": label_source,
         "success_rate": result.success_rate,
         "images": per_image,
@@ -102,7 +109,7 @@ def _figure(path, clf, x, x_adv, y, adv, p_clean, p_adv, maps, names, eps):
         a = axes[i]
         delta = x_adv[i] - x[i]
         amp = np.clip(0.5 + delta / (2 * max(float(np.abs(delta).max()), 1e-8)), 0, 1)
-        interpret.show(a[0], x[i], title=f"{names[i]}\nclean: {cn[y[i]]} {p_clean[i, y[i]]:.0%}")
+        interpret.show(a[0], x[i], title=f"{Path(names[i]).name}\nclean: {cn[y[i]]} {p_clean[i, y[i]]:.0%}")
         interpret.show(a[1], x_adv[i], title=f"adversarial: {cn[adv[i]]} {p_adv[i, adv[i]]:.0%}")
         interpret.show(a[2], amp, title=f"perturbation (Linf {np.abs(delta).max() * 255:.1f}/255, amplified)")
         interpret.show(a[3], x[i], maps["clean_true"][i], title=f"Grad-CAM clean | {cn[y[i]]}")

@@ -56,3 +56,21 @@ def _cwd_unchanged():
     if now != before:
         os.chdir(before)
         pytest.fail(f"the working directory changed during this test: {before!r} -> {now!r}")
+
+
+@pytest.fixture(scope="session")
+def in_budget():
+    """``in_budget(x_adv, x, norm, eps)``: asserts every image is inside its budget and in [0, 1].
+
+    The one tolerance every test uses: float32 rounding, ``attacks.norms.budget_slack``.
+    """
+    from keras_advinterp.attacks.norms import budget_slack, perturbation_norms, within_budget
+
+    def check(x_adv, x, norm: str, eps: float) -> None:
+        x_adv, x = np.asarray(x_adv), np.asarray(x)
+        ok = within_budget(x_adv - x, norm, eps)
+        worst = perturbation_norms(x_adv - x)[norm].max()
+        assert ok.all(), f"{norm} {worst!r} > eps {eps!r} + slack {budget_slack(norm, eps, x[0].size)!r}"
+        assert x_adv.min() >= 0.0 and x_adv.max() <= 1.0
+
+    return check

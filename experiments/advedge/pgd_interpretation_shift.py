@@ -1,4 +1,4 @@
-"""How far PGD moves a model's explanation, against eps (003, Table VII).
+"""How far PGD moves a model's explanation, against eps (AdvEdge, Table VII).
 
 AdvEdge (seeds/003_95601c10b3bd7c9c.txt, Sec. VIII, Table VII) reports, for a
 normally trained Wide-ResNet on CIFAR-10 under a PGD attack, test accuracy
@@ -7,8 +7,11 @@ We measure the same two quantities on our setting, plus the top-20% IoU of
 the two maps, their L1 distance, and how well each map still covers the
 object (IoU with the shapes mask).
 
-    advinterp experiment pgd_interpretation_shift [--quick]
+    advinterp experiment advedge/pgd_interpretation_shift [--quick]
     python experiments/advedge/pgd_interpretation_shift.py --quick
+
+A quick run writes results/advedge/quick/pgd_interpretation_shift.*; the
+full run writes results/advedge/pgd_interpretation_shift.*.
 """
 
 from __future__ import annotations
@@ -19,7 +22,10 @@ from keras_advinterp import attacks, data, interpret, models
 from keras_advinterp.interpret import metrics
 from keras_advinterp.runner import Experiment, Table
 
-# 003 Table VII, "Normal" rows. The tau row has six values for seven eps
+SOURCE = "seeds/003_95601c10b3bd7c9c.txt, Sec. VIII, Table VII"
+TITLE = "Explanation shift under PGD vs eps (AdvEdge, Table VII)"
+
+# The "Normal" rows of SOURCE. The tau row has six values for seven eps
 # columns; we read it as eps = 2..10 (tau at eps 0 is 1 by definition).
 PAPER_ACCURACY = {0: 0.785, 2: 0.190, 4: 0.090, 6: 0.080, 8: 0.085, 9: 0.085, 10: 0.080}
 PAPER_TAU = {2: 0.542, 4: 0.132, 6: -0.06, 8: -0.100, 9: -0.083, 10: -0.183}
@@ -93,11 +99,12 @@ def summarize(rows, s, ctx):
         f"Interpreter: ours is {s['interpreter']} on layer {clf.feature_layer!r}; the paper's is CAM.",
         f"Attack: ours is PGD Linf, {s['steps']} steps, step 2.5*eps/steps, random start; "
         "the paper does not state its PGD steps or step size.",
+        f"Paper figures: {SOURCE}, 'Normal' rows.",
         "Paper tau row has 6 values for 7 eps columns; we assign them to eps 2..10 (our reading).",
         "Accuracy at eps 0 is clean accuracy; absolute values are not comparable across these settings, "
         "the trend with eps is.",
     ]
-    return Table(rows=table, notes=notes, title="Explanation shift under PGD vs eps (AdvEdge, Table VII)",
+    return Table(rows=table, notes=notes, title=TITLE,
                  figure=lambda path: _figure(path, table))
 
 
@@ -113,7 +120,7 @@ def _figure(path, table):
         ax.plot(eps, [r[key] for r in table], "o-", label="ours")
         paper = [(e, r[f"{key} (paper)"]) for e, r in zip(eps, table) if r[f"{key} (paper)"] is not None]
         if paper:
-            ax.plot(*zip(*paper), "s--", label="paper (003 Table VII)")
+            ax.plot(*zip(*paper), "s--", label="paper (AdvEdge, Table VII)")
         ax.set_xlabel("eps (/255)")
         ax.set_title(key)
         ax.grid(alpha=0.3)
@@ -125,7 +132,7 @@ def _figure(path, table):
 
 EXPERIMENT = Experiment(
     name="pgd_interpretation_shift", paper="advedge",
-    title="Explanation shift under PGD vs eps (AdvEdge, Table VII)",
+    title=TITLE,
     defaults=DEFAULTS, quick={"limit": 48, "eps_255": [0, 4, 8]},
     prepare=prepare, units=units, run_unit=run_unit, summarize=summarize,
 )
@@ -143,3 +150,4 @@ if __name__ == "__main__":
     a = p.parse_args()
     rec = run(EXPERIMENT, quick=a.quick, fresh=a.fresh, out_dir=a.out)
     print(json.dumps(rec["table"], indent=1))
+    print("wrote", ", ".join(rec["files"].values()))

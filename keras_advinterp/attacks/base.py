@@ -24,7 +24,7 @@ import tensorflow as tf
 
 from .._batching import map_batches
 from .._checks import as_labels, positive
-from .._compile import cache_key, resolve_jit
+from .._compile import cache_key, hashable, resolve_jit
 from .._tensor import input_gradient
 from ..models import Classifier
 from .norms import perturbation_norms
@@ -70,11 +70,12 @@ class AttackResult:
         n = len(self.success)
         return {
             "attack": self.attack,
-            "params": self.params,
+            "params": plain(self.params),
             "count": n,
             "success_rate": round(self.success_rate, 4),
-            "mean_norms": {k: round(float(v.mean()), 6) for k, v in self.norms.items()},
-            "max_norms": {k: round(float(v.max()), 6) for k, v in self.norms.items()},
+            # nine significant digits: rounding to a few decimals could show a norm above its budget
+            "mean_norms": {k: float(f"{v.mean():.9g}") for k, v in self.norms.items()},
+            "max_norms": {k: float(f"{v.max():.9g}") for k, v in self.norms.items()},
             "mean_iterations": round(float(np.mean(self.iterations)), 2),
             "seconds_per_image": round(self.seconds / n, 5),
         }
@@ -102,7 +103,13 @@ class AttackBase(ABC):
         return int(self.params().get("steps", 1))
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.params().items())
+        """The settings that differ from the defaults (all of them if the defaults cannot be built)."""
+        params = self.params()
+        try:
+            defaults = {k: hashable(v) for k, v in type(self)().params().items()}
+        except (TypeError, ValueError):
+            defaults = {}
+        args = ", ".join(f"{k}={v!r}" for k, v in params.items() if k not in defaults or hashable(v) != defaults[k])
         return f"{type(self).__name__}({args})"
 
     def check_call(self, clf, x, y, target, batch_size, *, labels_required: bool = True):
@@ -185,6 +192,11 @@ class Attack(AttackBase):
             target=t if targeted else None, norms=perturbation_norms(x_adv - x),
             iterations=iterations.astype(np.int32), seconds=seconds, attack=self.name, params=self.params(),
         )
+
+
+def plain(params: dict) -> dict:
+    """``params`` as JSON-ready data: objects with settings (objectives, hooks) become their repr."""
+    return {k: v if v is None or isinstance(v, (bool, int, float, str)) else repr(v) for k, v in params.items()}
 
 
 def loss_gradient(clf: Classifier, x_adv, labels, targeted: bool, loss: str = "ce"):

@@ -34,21 +34,34 @@ class Interpreter(ABC):
     """
 
     name = "interpreter"
+    needs_feature_layer = True  # CAM-style maps read feature maps; gradient and perturbation maps do not
 
     def __init__(self, clf: Classifier, *, feature_layer: str | None = None, batch_size: int = 16,
                  jit_compile="auto"):
         if not isinstance(clf, Classifier):
             raise ValueError(f"clf must be a keras_advinterp Classifier. Received: clf={type(clf).__name__}")
         self.clf = clf
-        if feature_layer is not None and feature_layer != clf.feature_layer:
+        if feature_layer is not None:
             clf.check_feature_layer(feature_layer)  # raises with the layer names
-        self.feature_layer = feature_layer or clf.feature_layer
+        self._feature_layer = feature_layer
+        if self.needs_feature_layer:
+            _ = self.feature_layer  # a classifier without one (a SavedModel graph) fails here, clearly
         self.batch_size = positive(batch_size, "batch_size", integer=True)
         self.jit_compile = check_jit(jit_compile)
 
+    @property
+    def feature_layer(self) -> str:
+        """The 4-D layer CAM-style maps read: the one given, else the classifier's.
+
+        Methods with ``needs_feature_layer = False`` (gradient and
+        perturbation maps) also work on classifiers without one (a
+        SavedModel graph).
+        """
+        return self._feature_layer or self.clf.feature_layer
+
     def params(self) -> dict:
         """Every constructor argument but ``clf``: the compile-cache key."""
-        return {"feature_layer": self.feature_layer, "batch_size": self.batch_size, "jit_compile": self.jit_compile}
+        return {"feature_layer": self._feature_layer, "batch_size": self.batch_size, "jit_compile": self.jit_compile}
 
     def compiled(self, fn_or_build, *extra, build: bool = False):
         """``fn`` compiled (XLA where ``jit_compile`` resolves to it) and cached on the classifier.

@@ -151,6 +151,7 @@ class Grad(Differentiable):
     """
 
     name = "grad"
+    needs_feature_layer = False
 
     def __init__(self, clf, *, relu_beta: float | None = None, **kwargs):
         super().__init__(clf, **kwargs)

@@ -67,6 +67,7 @@ class MASK(Interpreter):
     """
 
     name = "mask"
+    needs_feature_layer = False
 
     def __init__(self, clf, *, steps: int = 300, lr: float = 0.1, l1: float = 0.05, tv: float = 0.2,
                  tv_beta: float = 3.0, mask_scale: float = 0.125, blur_sigma: float = 0.05,

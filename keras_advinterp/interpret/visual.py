@@ -85,6 +85,7 @@ class Saliency(Interpreter):
     """Vanilla gradient saliency (max |grad| over channels) via tf-keras-vis."""
 
     name = "saliency"
+    needs_feature_layer = False
     smooth_samples = 0
 
     def __init__(self, clf, *, noise: float = 0.2, **kwargs):

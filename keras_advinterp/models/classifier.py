@@ -13,6 +13,10 @@ from .._checks import as_images, positive
 from .._compile import compile_fn, resolve_jit
 
 
+class NoFeatureLayerError(ValueError):
+    """The classifier has no Keras layers to read (a SavedModel graph): no CAM, Grad-CAM or layer surgery."""
+
+
 class Classifier:
     """A Keras image classifier seen as raw pixels in [0, 1] -> logits.
 
@@ -26,7 +30,10 @@ class Classifier:
         input_size: (height, width) the network runs at.
         channels: 1 or 3.
         feature_layer: name of the last convolutional output (4-D) that CAM
-            and Grad-CAM read.
+            and Grad-CAM read. A classifier made from a SavedModel folder has
+            none (its graph has no Keras layers): reading it raises
+            ``NoFeatureLayerError``, so every interpreter refuses it at
+            construction, while predictions and attacks work.
         name: short model name (``shapes``, ``resnet50``, ...).
         weights_source: where the weights came from (a file, ``imagenet``
             with its cache path, ``random``, ``embedded:<file>``).
@@ -38,7 +45,7 @@ class Classifier:
         *,
         class_names: Sequence[str],
         input_size: tuple[int, int],
-        feature_layer: str,
+        feature_layer: str | None,
         name: str,
         weights_source: str,
         channels: int = 3,
@@ -55,11 +62,30 @@ class Classifier:
         self.channels = int(channels)
         self.name = name
         self.weights_source = weights_source
-        self.feature_layer = self.check_feature_layer(feature_layer)
+        self._feature_layer = None if feature_layer is None else self.check_feature_layer(feature_layer)
         self._compiled = {}
+
+    @property
+    def feature_layer(self) -> str:
+        """The 4-D layer CAM / Grad-CAM read; ``NoFeatureLayerError`` when the model has none."""
+        if self._feature_layer is None:
+            raise NoFeatureLayerError(self._no_layers_message())
+        return self._feature_layer
+
+    def _no_layers_message(self) -> str:
+        if any(isinstance(layer, keras.layers.TFSMLayer) for layer in self.model.layers):
+            why, fix = "is a SavedModel graph with no Keras layers", "Load it from a .keras or .h5 file to explain it."
+        else:
+            why, fix = "has no layer with 4-D feature maps", "Give a model with convolutional feature maps."
+        return (
+            f"model {self.name!r} ({self.weights_source}) {why}, so it has no feature layer: CAM, Grad-CAM and "
+            f"the other interpreters, and layer surgery, cannot run on it (predictions and attacks can). {fix}"
+        )
 
     def check_feature_layer(self, name: str) -> str:
         """Returns ``name`` if it is a 4-D layer of the model, else raises ValueError listing some."""
+        if getattr(self, "_feature_layer", "") is None:
+            raise NoFeatureLayerError(self._no_layers_message())
         names = [layer.name for layer in self.model.layers]
         if name not in names:
             four_d = [layer.name for layer in self.model.layers if _is_4d(layer)]
@@ -156,14 +182,14 @@ class Classifier:
             "input_size": list(self.input_size),
             "channels": self.channels,
             "num_classes": self.num_classes,
-            "feature_layer": self.feature_layer,
+            "feature_layer": self._feature_layer,
             "parameters": int(self.model.count_params()),
         }
 
     def __repr__(self) -> str:
         return (
             f"Classifier(name={self.name!r}, input={self.input_shape}, classes={self.num_classes}, "
-            f"feature_layer={self.feature_layer!r}, weights={self.weights_source!r})"
+            f"feature_layer={self._feature_layer!r}, weights={self.weights_source!r})"
         )
 
     @classmethod

@@ -75,3 +75,46 @@ class PixelPreprocessing(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "mode": self.mode}
+
+
+@keras.saving.register_keras_serializable(package="keras_advinterp")
+class Standardize(keras.layers.Layer):
+    """Per-channel ``(x - mean) / std``, constants only (no variables).
+
+    ``mean`` and ``std`` hold one value for every channel, or one value for
+    all of them; they are in the units of the incoming pixels.
+    """
+
+    def __init__(self, mean=(0.0,), std=(1.0,), **kwargs):
+        super().__init__(**kwargs)
+        self.mean = tuple(float(m) for m in mean)
+        self.std = tuple(float(s) for s in std)
+        if not self.std or any(s <= 0 for s in self.std):
+            raise ValueError(f"std values must be positive. Received: std={self.std}")
+
+    def call(self, x):
+        mean = ops.convert_to_tensor(self.mean, dtype=x.dtype)
+        std = ops.convert_to_tensor(self.std, dtype=x.dtype)
+        return (x - mean) / std
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "mean": list(self.mean), "std": list(self.std)}
+
+
+@keras.saving.register_keras_serializable(package="keras_advinterp")
+class LogProbabilities(keras.layers.Layer):
+    """``log(p)`` of softmax probabilities: logits up to a per-image constant.
+
+    For a network whose softmax cannot be split off (a SavedModel graph),
+    ``softmax(log p) == p``, so losses, margins and predictions are those of
+    the true logits. Probabilities are floored at 1e-30 (float32 stays finite).
+    """
+
+    def call(self, p):
+        return ops.log(ops.maximum(p, ops.convert_to_tensor(1e-30, dtype=p.dtype)))
+
+    def compute_output_shape(self, input_shape):
+        return input_shape

@@ -4,22 +4,25 @@ An experiment is a few plain functions filled into ``Experiment``; the runner
 splits the work into units, checkpoints each finished unit (atomic JSON
 files), resumes a killed run where it stopped, and writes
 ``results/<paper>/<name>.{md,csv,json}`` (+ PNG) with the full setting and,
-where given, the paper's figures beside ours.
+where given, the paper's figures beside ours. A ``--quick`` run writes to
+``results/<paper>/quick/`` instead, with its own checkpoints, so it never
+overwrites a full result.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
-import os
-import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from tqdm.auto import tqdm
+
+from .report import describe, plain, versions, write_atomic, write_results
+
+QUICK_FOLDER = "quick"
 
 
 @dataclass
@@ -29,6 +32,7 @@ class Table:
     ``rows`` are dicts whose keys are the columns, in order; columns named
     ``... (paper)`` carry the paper's reported figures beside ours.
     ``notes`` say where our setting differs from the paper's.
+    ``figure``, if given, draws the result into the PNG path it is passed.
     """
 
     rows: list[dict]
@@ -39,11 +43,13 @@ class Table:
 
 @dataclass
 class Experiment:
-    """One paper table or figure.
+    """One paper table or figure, keyed ``<paper>/<name>``.
 
     Attributes:
-        name: file stem of the results (``pgd_interpretation_shift``).
-        paper: results sub-folder (``advedge``, ``ding``, ...).
+        name: the script's file stem, and the stem of the result files
+            (``pgd_interpretation_shift``).
+        paper: the script's folder under ``experiments/`` and the results
+            sub-folder (``advedge``, ``ding``, ...).
         title: one line, with the paper's table/figure number.
         defaults: settings (plain JSON data): model, data, limit, seed ...
         quick: overrides for ``--quick`` (a small smoke-size run).
@@ -63,11 +69,17 @@ class Experiment:
     summarize: Callable[[list[dict], dict, Any], Table]
     quick: dict = field(default_factory=dict)
 
+    @property
+    def key(self) -> str:
+        """``<paper>/<name>``, as ``runner.discover`` lists it."""
+        return f"{self.paper}/{self.name}"
+
     def settings(self, quick: bool = False, **overrides) -> dict:
+        """Defaults, then the quick overrides (if ``quick``), then ``overrides`` that are not None."""
         unknown = set(overrides) - set(self.defaults)
         if unknown:
             raise ValueError(f"unknown settings for experiment {self.name!r}: {sorted(unknown)}; "
-                             f"known: {sorted(self.defaults)}")
+                             f"known: {sorted(self.defaults)}. Received: overrides={sorted(overrides)}")
         s = dict(self.defaults)
         if quick:
             s.update(self.quick)
@@ -75,27 +87,15 @@ class Experiment:
         return s
 
 
+def results_folder(experiment: Experiment, out_dir="results", quick: bool = False) -> Path:
+    """Where a run writes: ``out_dir/<paper>/``, or ``out_dir/<paper>/quick/`` for a quick run."""
+    folder = Path(out_dir) / experiment.paper
+    return folder / QUICK_FOLDER if quick else folder
+
+
 def _config_hash(experiment: Experiment, settings: dict) -> str:
     blob = json.dumps({"name": experiment.name, "settings": settings}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-def versions() -> dict:
-    import keras
-    import numpy
-    import tensorflow as tf
-    import tf_keras_vis
-
-    from .. import __version__
-
-    return {"keras_advinterp": __version__, "python": platform.python_version(), "tensorflow": tf.__version__,
-            "keras": keras.__version__, "tf_keras_vis": tf_keras_vis.__version__, "numpy": numpy.__version__}
 
 
 def run(experiment: Experiment, *, quick: bool = False, out_dir="results", fresh: bool = False,
@@ -103,25 +103,29 @@ def run(experiment: Experiment, *, quick: bool = False, out_dir="results", fresh
     """Runs (or resumes) ``experiment`` and writes its result files.
 
     Args:
-        quick: apply the experiment's ``quick`` settings.
-        out_dir: results root; files go to ``out_dir/<paper>/``.
+        quick: apply the experiment's ``quick`` settings; the files and
+            checkpoints go to ``out_dir/<paper>/quick/`` and the markdown
+            title and a note say it is a quick run.
+        out_dir: results root; a full run writes ``out_dir/<paper>/<name>.*``.
         fresh: drop checkpoints of this exact setting and start over.
         stop_after: stop after this many new units (tests use it to
             simulate a killed run); returns without writing results.
         overrides: settings (model=..., data=..., limit=...).
 
     Returns:
-        The JSON record written to ``<name>.json`` (or a partial status).
+        The JSON record written to ``<name>.json`` (its ``files`` entry
+        maps ``md``, ``csv``, ``json`` and, with a figure, ``png`` to the
+        written paths), or a partial status when stopped.
     """
     settings = experiment.settings(quick, **overrides)
     key = _config_hash(experiment, settings)
-    folder = Path(out_dir) / experiment.paper
+    folder = results_folder(experiment, out_dir, quick)
     ckpt = folder / ".checkpoints" / f"{experiment.name}-{key}"
     if fresh and ckpt.exists():
         for f in ckpt.glob("*.json"):
             f.unlink()
     ckpt.mkdir(parents=True, exist_ok=True)
-    _write_atomic(ckpt / "settings.json.meta", json.dumps(settings, indent=2, default=str))
+    write_atomic(ckpt / "settings.json.meta", json.dumps(settings, indent=2, default=str))
 
     t0 = time.perf_counter()
     context = experiment.prepare(settings)
@@ -142,7 +146,7 @@ def run(experiment: Experiment, *, quick: bool = False, out_dir="results", fresh
         t = time.perf_counter()
         rows = experiment.run_unit(context, settings, units[i])
         unit_seconds.append(time.perf_counter() - t)
-        _write_atomic(ckpt / f"unit_{i:05d}.json", json.dumps({"unit": units[i], "rows": rows}, default=_plain))
+        write_atomic(ckpt / f"unit_{i:05d}.json", json.dumps({"unit": units[i], "rows": rows}, default=plain))
         new += 1
         bar.update(1)
     bar.close()
@@ -151,14 +155,16 @@ def run(experiment: Experiment, *, quick: bool = False, out_dir="results", fresh
     for i in range(len(units)):
         all_rows.extend(json.loads((ckpt / f"unit_{i:05d}.json").read_text())["rows"])
     table = experiment.summarize(all_rows, settings, context)
+    title = table.title or experiment.title
     record = {
         "experiment": experiment.name,
         "paper": experiment.paper,
-        "title": table.title or experiment.title,
+        "key": experiment.key,
+        "title": f"{title} (quick run)" if quick else title,
         "settings": settings,
         "quick": quick,
         "setting_hash": key,
-        "context": _describe(context),
+        "context": describe(context),
         "versions": versions(),
         "timings": {
             "prepare_seconds": round(prepare_s, 2),
@@ -171,64 +177,13 @@ def run(experiment: Experiment, *, quick: bool = False, out_dir="results", fresh
         "notes": table.notes,
         "table": table.rows,
     }
-    folder.mkdir(parents=True, exist_ok=True)
+    if quick:
+        record["quick_note"] = (f"Quick run (--quick): a smoke-size setting {json.dumps(experiment.quick)}, "
+                                f"not the experiment's result; the full run writes "
+                                f"{experiment.paper}/{experiment.name}.md.")
     stem = folder / experiment.name
-    _write_atomic(stem.with_suffix(".json"), json.dumps(record, indent=2, default=_plain))
-    _write_csv(stem.with_suffix(".csv"), table.rows)
-    _write_atomic(stem.with_suffix(".md"), _markdown(record))
+    record["files"] = write_results(stem, record)
     if table.figure is not None:
         table.figure(stem.with_suffix(".png"))
-        record["figure"] = str(stem.with_suffix(".png"))
+        record["figure"] = record["files"]["png"] = str(stem.with_suffix(".png"))
     return record
-
-
-def _describe(context) -> dict:
-    out = {}
-    items = context.items() if isinstance(context, dict) else []
-    for k, v in items:
-        if hasattr(v, "describe"):
-            out[k] = v.describe()
-    return out
-
-
-def _plain(v):
-    import numpy as np
-
-    if isinstance(v, np.generic):
-        return v.item()
-    if isinstance(v, np.ndarray):
-        return v.tolist()
-    return str(v)
-
-
-def _write_csv(path: Path, rows: list[dict]) -> None:
-    cols = list(dict.fromkeys(k for r in rows for k in r))
-    tmp = path.with_suffix(".csv.tmp")
-    with open(tmp, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=cols)
-        w.writeheader()
-        w.writerows(rows)
-    os.replace(tmp, path)
-
-
-def _fmt(v) -> str:
-    if v is None or v == "":
-        return "-"
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return str(v)
-
-
-def _markdown(record: dict) -> str:
-    rows = record["table"]
-    cols = list(dict.fromkeys(k for r in rows for k in r))
-    lines = [f"# {record['title']}", ""]
-    lines += ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(_fmt(r.get(c)) for c in cols) + " |" for r in rows]
-    if record["notes"]:
-        lines += ["", "**Where our setting differs from the paper's**", ""]
-        lines += [f"- {n}" for n in record["notes"]]
-    lines += ["", "## Setting", "", "```json",
-              json.dumps({k: record[k] for k in ("settings", "context", "versions", "timings")}, indent=2),
-              "```", ""]
-    return "\n".join(lines)

@@ -3,6 +3,7 @@ import pytest
 
 from keras_advinterp import attacks
 from keras_advinterp._compile import tracing_count
+from keras_advinterp.attacks.norms import budget_slack
 
 EPS_LINF = 8 / 255
 EPS_L2 = 1.0
@@ -21,31 +22,28 @@ def test_pgd_default_budget_reaches_90_percent(pgd_result):
     assert np.array_equal(result.success, result.predictions != y)
 
 
-def test_pgd_linf_stays_in_ball_and_range(pgd_result):
+def test_pgd_linf_stays_in_ball_and_range(pgd_result, in_budget):
     result, x, _ = pgd_result
-    assert np.abs(result.x_adv - x).max() <= EPS_LINF + 1e-6
-    assert result.norms["linf"].max() <= EPS_LINF + 1e-6
-    assert result.x_adv.min() >= 0.0 and result.x_adv.max() <= 1.0
+    in_budget(result.x_adv, x, "linf", EPS_LINF)
+    assert result.norms["linf"].max() <= EPS_LINF + budget_slack("linf", EPS_LINF, x[0].size)
     assert result.x_adv.dtype == np.float32 and result.x_adv.shape == x.shape
 
 
-def test_pgd_l2_stays_in_ball(shapes_clf, shapes_correct):
+def test_pgd_l2_stays_in_ball(shapes_clf, shapes_correct, in_budget):
     x, y, _ = shapes_correct
     result = attacks.PGD(eps=EPS_L2, steps=10, norm="l2")(shapes_clf, x[:32], y[:32])
-    l2 = np.sqrt(((result.x_adv - x[:32]) ** 2).reshape(32, -1).sum(1))
-    assert l2.max() <= EPS_L2 + 1e-5
-    assert result.x_adv.min() >= 0.0 and result.x_adv.max() <= 1.0
+    in_budget(result.x_adv, x[:32], "l2", EPS_L2)
     assert result.success_rate >= 0.75, result.summary()  # measured 0.84 on these images
 
 
-def test_targeted_pgd_reaches_target(shapes_clf, shapes_correct):
+def test_targeted_pgd_reaches_target(shapes_clf, shapes_correct, in_budget):
     x, y, _ = shapes_correct
     x, y = x[:32], y[:32]
     target = (y + 1) % shapes_clf.num_classes
     result = attacks.PGD(eps=16 / 255, steps=20)(shapes_clf, x, y, target=target)
     assert np.array_equal(result.success, result.predictions == target)
     assert result.success_rate >= 0.9, result.summary()
-    assert np.abs(result.x_adv - x).max() <= 16 / 255 + 1e-6
+    in_budget(result.x_adv, x, "linf", 16 / 255)
 
 
 @pytest.mark.parametrize("loop", ["while", "chunked"])
@@ -80,4 +78,4 @@ def test_batching_matches_one_batch(digits_clf, digits_data):
 def test_result_summary(pgd_result):
     s = pgd_result[0].summary()
     assert s["attack"] == "pgd" and 0.9 <= s["success_rate"] <= 1.0
-    assert s["max_norms"]["linf"] <= EPS_LINF + 1e-6 and s["count"] == len(pgd_result[1])
+    assert s["max_norms"]["linf"] <= EPS_LINF + budget_slack("linf", EPS_LINF, 1) and s["count"] == len(pgd_result[1])

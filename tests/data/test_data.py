@@ -68,7 +68,7 @@ def test_folder_reports_and_skips_corrupt_files(tmp_path, rng):
             _write_png(tmp_path / cls / f"{i}.png", rng)
     (tmp_path / "dog" / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
     (tmp_path / "dog" / "notes.txt").write_text("hello")
-    with pytest.warns(UserWarning, match="skipped broken.jpg"):
+    with pytest.warns(UserWarning, match="skipped dog/broken.jpg: not an image"):
         x, y, idx = data.load_folder(tmp_path, size=(16, 16))
     assert x.shape == (4, 16, 16, 3) and list(y) == [0, 0, 1, 1]
     assert idx.class_names == ["cat", "dog"]

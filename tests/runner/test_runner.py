@@ -1,3 +1,4 @@
+import dataclasses
 import json
 
 import pytest
@@ -41,15 +42,48 @@ def test_killed_run_resumes_and_gives_the_same_table(tmp_path):
 
 
 def test_result_files_hold_table_paper_figures_and_setting(tmp_path):
-    rec = runner.run(_toy([]), out_dir=tmp_path, quick=True, progress=False)
+    rec = runner.run(_toy([]), out_dir=tmp_path, progress=False, n=2)
     folder = tmp_path / "testing"
     md = (folder / "toy.md").read_text()
+    assert md.startswith("# Toy (Table 0)\n") and "quick" not in md.split("## Setting")[0].lower()
     assert "| units | sum | sum (paper) |" in md and "toy setting" in md
     assert (folder / "toy.csv").read_text().splitlines()[0] == "units,sum,sum (paper)"
     saved = json.loads((folder / "toy.json").read_text())
-    assert saved["settings"] == {"n": 2, "seed": 0} and saved["quick"] is True
+    assert saved["settings"] == {"n": 2, "seed": 0} and saved["quick"] is False
+    assert saved["key"] == "testing/toy"
     assert {"tensorflow", "keras", "tf_keras_vis"} <= set(saved["versions"])
     assert rec["table"][0]["sum"] == 0 + 1 + 4 + 9 + 16 + 25
+    assert rec["files"] == {s: str(folder / f"toy.{s}") for s in ("md", "csv", "json")}
+
+
+def test_quick_run_never_touches_the_full_result(tmp_path):
+    calls = []
+    runner.run(_toy(calls), out_dir=tmp_path, progress=False)
+    full = {p.name: p.read_bytes() for p in (tmp_path / "testing").glob("toy.*")}
+    assert sorted(full) == ["toy.csv", "toy.json", "toy.md"]
+
+    rec = runner.run(_toy(calls), out_dir=tmp_path, quick=True, progress=False)
+    assert {p.name: p.read_bytes() for p in (tmp_path / "testing").glob("toy.*")} == full
+    quick = tmp_path / "testing" / "quick"
+    assert runner.results_folder(_toy([]), tmp_path, quick=True) == quick
+    assert rec["files"]["md"] == str(quick / "toy.md")
+    md = (quick / "toy.md").read_text()
+    assert md.startswith("# Toy (Table 0) (quick run)\n")
+    assert 'Quick run (--quick): a smoke-size setting {"n": 2}' in md
+    saved = json.loads((quick / "toy.json").read_text())
+    assert saved["quick"] is True and saved["settings"] == {"n": 2, "seed": 0}
+    assert saved["table"][0]["sum"] == sum(i * i for i in range(6))
+    assert calls == [0, 1, 2, 3, 4, 0, 1]
+
+
+def test_quick_checkpoints_are_separate_even_for_the_same_setting(tmp_path):
+    calls = []
+    same = dataclasses.replace(_toy(calls), quick={})  # quick changes nothing: same setting hash
+    runner.run(same, out_dir=tmp_path, progress=False)
+    runner.run(same, out_dir=tmp_path, quick=True, progress=False)
+    assert calls == [0, 1, 2, 3, 4] * 2  # the quick run did not reuse the full run's units
+    assert list((tmp_path / "testing" / ".checkpoints").iterdir()) != []
+    assert list((tmp_path / "testing" / "quick" / ".checkpoints").iterdir()) != []
 
 
 def test_changed_setting_does_not_reuse_checkpoints(tmp_path):
@@ -64,12 +98,3 @@ def test_changed_setting_does_not_reuse_checkpoints(tmp_path):
 def test_unknown_setting_rejected():
     with pytest.raises(ValueError, match=r"unknown settings for experiment 'toy': \['modle'\]"):
         runner.run(_toy([]), modle="x")
-
-
-def test_discover_finds_the_repository_experiments():
-    found = runner.discover()
-    assert "pgd_interpretation_shift" in found
-    exp = runner.load_experiment("pgd_interpretation_shift")
-    assert exp.paper == "advedge"
-    with pytest.raises(ValueError, match="unknown experiment 'nope'"):
-        runner.load_experiment("nope")

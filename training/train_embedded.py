@@ -1,7 +1,7 @@
 """Trains the embedded models and writes their shipped weight files.
 
-    python experiments/train_embedded.py --model shapes   # ~10 min on 2 CPU cores
-    python experiments/train_embedded.py --model digits   # ~30 s
+    python training/train_embedded.py --model shapes   # ~10 min on 2 CPU cores
+    python training/train_embedded.py --model digits   # ~30 s
 
 Deterministic from ``--seed`` (op determinism on): the same command gives
 the same weights on the same TF build. Prints test accuracy, which the

@@ -1,6 +1,6 @@
 """Trains the RTS masking model of an embedded classifier and saves it beside its weights.
 
-    python experiments/train_rts.py --model shapes     # ~6-10 min on 2 CPU cores
+    python training/train_rts.py --model shapes     # ~6-10 min on 2 CPU cores
 
 The classifier stays frozen; the masker learns from its gradients only
 (interpret/rts.py). Prints the masks' top-20% IoU with the object masks on

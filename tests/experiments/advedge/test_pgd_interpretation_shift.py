@@ -6,7 +6,7 @@ from keras_advinterp import runner
 
 
 def test_experiment_runs_resumes_and_reports_paper_columns(tmp_path):
-    exp = runner.load_experiment("pgd_interpretation_shift")
+    exp = runner.load_experiment("advedge/pgd_interpretation_shift")
     settings = {"limit": 24, "eps_255": [0, 8], "batch_size": 12}
     part = runner.run(exp, out_dir=tmp_path, stop_after=1, progress=False, **settings)
     assert part["status"] == "stopped"

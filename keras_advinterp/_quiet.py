@@ -1,0 +1,56 @@
+"""Import TensorFlow without its start-up noise reaching the user.
+
+TensorFlow 2.21 writes its oneDNN notice, the absl "before InitializeLog"
+warning and the CPU-instruction hint straight to file descriptor 2 while it
+is imported, whatever ``TF_CPP_MIN_LOG_LEVEL`` says. The console entry
+point calls ``import_tensorflow_quietly()`` before any command imports
+TensorFlow: fd 2 goes to a temporary file during the import, and every
+line that is not one of those notices is written back to stderr.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import tempfile
+
+NOISE = re.compile(
+    r"All log messages before absl::InitializeLog|oneDNN custom operations are on|"
+    r"cpu_feature_guard|To enable the following instructions|rebuild TensorFlow with the appropriate compiler|"
+    r"Unable to register cu(DNN|FFT|BLAS) factory|computation placer already registered|"
+    r"Could not find cuda drivers|TF-TRT Warning"
+)
+
+
+def quiet_environment() -> None:
+    """Environment settings that keep TensorFlow's C++ logging to errors (set before its import)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def import_tensorflow_quietly():
+    """Imports TensorFlow (once) with its start-up notices filtered out; returns the module."""
+    quiet_environment()
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    try:
+        saved = os.dup(2)
+    except OSError:  # no usable fd 2 (e.g. some embedded interpreters): import as is
+        import tensorflow
+
+        return tensorflow
+    sys.stderr.flush()
+    with tempfile.TemporaryFile(mode="w+b") as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            import tensorflow
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            kept = [line for line in capture.read().decode(errors="replace").splitlines()
+                    if line.strip() and not NOISE.search(line)]
+            if kept:
+                print("\n".join(kept), file=sys.stderr)
+    return tensorflow
