@@ -55,7 +55,7 @@ def run(args) -> None:
         lines.append(f"note: {attack.name} takes no {', '.join('--' + k.replace('_', '-') for k in ignored)}; "
                      f"ignored")
     if "fooling_rate" in result.params:
-        lines += uap_lines(result, attack)
+        lines += uap_lines(result, attack, clf, x, y, summary)
     if args.save_dir:
         root = Path(args.data).resolve() if args.data and Path(args.data).is_dir() else None
         paths, saved = save_adversarial_folder(Path(args.save_dir), result.x_adv, names, result.labels,
@@ -69,12 +69,22 @@ def run(args) -> None:
     common.emit(args, summary, lines)
 
 
-def uap_lines(result, attack) -> list[str]:
-    """The universal perturbation's fit, and what to do when it fell short of its target."""
+def uap_lines(result, attack, clf, x, y, summary: dict) -> list[str]:
+    """The universal perturbation's fit and, when it fell short of its target, the budget it needs (measured)."""
     rate, goal = result.params["fooling_rate"], attack.target_fooling_rate
     lines = [f"{'fooling rate':<16}{rate:.1%} after {result.params['passes']} pass(es) (target {goal:.0%})"]
-    if rate < goal:
-        lines.append(f"note: eps {attack.eps * 255:.1f}/255 ({attack.norm.name}) fell short of the target; a "
-                     f"universal perturbation needs a larger budget than a per-image one: try --eps "
-                     f"{min(255, round(attack.eps * 255 * 2.5)):.0f}/255 or -p method=sgd")
+    if rate >= goal:
+        return lines
+    found = attack.budget_search(clf, x, y)
+    unit = (lambda e: f"{e * 255:.0f}/255") if attack.norm.name == "linf" else (lambda e: f"{e:g}")
+    tried = ", ".join(f"{unit(e)}: {r:.0%}" for e, r in found["rates"].items())
+    summary["budget_search"] = {"eps": found["eps"], "rates": {str(e): r for e, r in found["rates"].items()},
+                                "images": found["images"]}
+    if found["eps"] is None:
+        lines.append(f"note: eps {unit(attack.eps)} fell short of the {goal:.0%} target, and a quick search "
+                     f"(sgd, {found['images']} images) reached it at no budget it tried ({tried})")
+    else:
+        lines.append(f"note: eps {unit(attack.eps)} fell short of the {goal:.0%} target; a quick search (sgd, "
+                     f"{found['images']} images; {tried}) reached it at eps {unit(found['eps'])}: rerun with "
+                     f"--eps {unit(found['eps'])}")
     return lines

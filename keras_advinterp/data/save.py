@@ -14,8 +14,9 @@ def save_adversarial_folder(out, x_adv, names, labels, predictions, root=None) -
     """Writes lossless 8-bit PNGs with the source file names (DAmageNet style).
 
     Files from a folder keep their path relative to ``root`` (a
-    ``class/image.jpg`` layout becomes ``class/image.png``); other sources
-    are numbered (``000003.png``). Two sources that would land on the same
+    ``class/image.jpg`` layout becomes ``class/image.png``), other files
+    keep their name (``cat.jpg`` becomes ``cat.png``), and the rest (images
+    of a named data set) are numbered (``000003.png``). Two sources that would land on the same
     PNG (``a.jpg`` and ``a.png``) get a numbered suffix instead of
     overwriting each other. ``labels.csv`` (``file,label,adversarial_prediction``,
     file a posix path relative to ``out``, label a model class index) lets
@@ -63,8 +64,9 @@ def save_adversarial_folder(out, x_adv, names, labels, predictions, root=None) -
 
 
 def _relative_png(name, root, i: int) -> Path:
-    if root is not None:
-        source = Path(name).resolve()
-        if source.is_relative_to(root):
-            return source.relative_to(root).with_suffix(".png")
+    source = Path(name)
+    if root is not None and source.resolve().is_relative_to(root):
+        return source.resolve().relative_to(root).with_suffix(".png")
+    if source.is_file():  # a file given on its own (--image): keep its name
+        return Path(source.stem + ".png")
     return Path(f"{i:06d}.png")

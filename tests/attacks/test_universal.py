@@ -66,7 +66,7 @@ def test_sgd_uap_l2(shapes_clf, split):
 
 def test_deepfool_uap_step(shapes_clf, split, in_budget):
     (x, y), _ = split
-    attack = UniversalPerturbation(eps=EPS, max_passes=1, deepfool_steps=3)
+    attack = UniversalPerturbation(eps=EPS, max_passes=1, deepfool_steps=3, method="deepfool")
     result = attack(shapes_clf, x[:16], y[:16], batch_size=16)
     v = result.x_adv - x[:16]
     in_budget(result.x_adv, x[:16], "linf", EPS)
@@ -93,3 +93,13 @@ def test_targeted_call_raises(shapes_clf, split):
     (x, y), _ = split
     with pytest.raises(ValueError, match="uap has no targeted mode"):
         UniversalPerturbation()(shapes_clf, x[:2], y[:2], target=0)
+
+
+def test_budget_search_finds_what_the_default_model_needs(shapes_clf, split):
+    """The default budget (10/255) fools little on shapes; the search names one that reaches the target."""
+    (x, y), _ = split
+    attack = UniversalPerturbation()
+    found = attack.budget_search(shapes_clf, x, y, limit=32, passes=3)
+    assert found["eps"] is not None and found["eps"] > attack.eps, found
+    rates = list(found["rates"].values())
+    assert rates[-1] >= attack.target_fooling_rate and all(r < attack.target_fooling_rate for r in rates[:-1])

@@ -109,3 +109,22 @@ def test_explain_attack_prints_success_and_ignored_flags(tmp_path, capsys):
                      "--eps", "0.1", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "success rate" in out and "deepfool takes no --eps; ignored" in out
+
+
+def test_image_files_saved_copy_keeps_their_names(tmp_path, capsys, shapes_data):
+    files = []
+    for i, name in enumerate(["cat.jpg", "dog photo.png"]):
+        Image.fromarray((shapes_data.x[i] * 255).round().astype(np.uint8)).save(tmp_path / name)
+        files.append(str(tmp_path / name))
+    code, s, err = _run(capsys, ["attack", "--image", *files, "--eps", "8/255", "--out", str(tmp_path / "o"),
+                                 "--save-dir", str(tmp_path / "adv")])
+    assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / "adv").glob("*.png")) == ["cat.png", "dog photo.png"]
+
+
+def test_uap_default_says_what_budget_it_needs(tmp_path, capsys):
+    code, s, err = _run(capsys, ["attack", "--attack", "uap", "--limit", "16", "-p", "max_passes=1",
+                                 "--out", str(tmp_path)])
+    assert code == 0, err
+    found = s["budget_search"]
+    assert found["eps"] is not None and found["eps"] > 10 / 255 and found["images"] == 16
