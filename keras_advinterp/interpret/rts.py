@@ -107,7 +107,7 @@ class RTS(Interpreter):
         if not path.is_file():
             raise FileNotFoundError(
                 f"no RTS masking model for {clf.name!r} at {path}; train one with "
-                f"`python experiments/train_rts.py --model {clf.name}` or interpret.rts.train_rts(clf, x, y)"
+                f"`python training/train_rts.py --model {clf.name}` or interpret.rts.train_rts(clf, x, y)"
             )
         self.masker.load_weights(str(path))
 

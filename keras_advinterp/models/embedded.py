@@ -1,7 +1,7 @@
 """Small CAM-compatible CNNs that ship with the package (weights included).
 
 Both end in conv blocks -> global average pooling -> dense logits, the head
-CAM needs. Their weights come from ``experiments/train_embedded.py``, which
+CAM needs. Their weights come from ``training/train_embedded.py``, which
 reproduces them from a seed; they need no network.
 """
 
@@ -95,7 +95,7 @@ def build_embedded(name: str, weights: str | None = "embedded") -> Classifier:
         if not path.is_file():
             raise FileNotFoundError(
                 f"embedded weights are missing: {path}. Reinstall the package or run "
-                f"`python experiments/train_embedded.py --model {name}`."
+                f"`python training/train_embedded.py --model {name}`."
             )
         model.load_weights(str(path))
         source = f"embedded ({path.name})"

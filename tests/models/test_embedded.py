@@ -1,6 +1,6 @@
 """The embedded models reach the accuracy the README reports.
 
-Reported (experiments/train_embedded.py, seed 0): see README, "Embedded models".
+Reported (training/train_embedded.py, seed 0): see README, "Embedded models".
 """
 
 import numpy as np
