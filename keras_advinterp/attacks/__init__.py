@@ -22,8 +22,10 @@ from .spatial import StAdv, flow_warp
 from .structured import StrAttack
 from .universal import UniversalPerturbation
 
-REGISTRY: dict[str, type[AttackBase]] = {cls.name: cls for cls in (FGSM, BIM, MIM, PGD, CarliniWagnerL2, EAD, StrAttack, StAdv, DeepFool,
-                                                             UniversalPerturbation, AttentionAttack)}
+REGISTRY: dict[str, type[AttackBase]] = {
+    cls.name: cls for cls in (FGSM, BIM, MIM, PGD, CarliniWagnerL2, EAD, StrAttack, StAdv, DeepFool,
+                              UniversalPerturbation, AttentionAttack)
+}
 
 
 def get(name: str, **params) -> AttackBase:
@@ -37,5 +39,9 @@ def get(name: str, **params) -> AttackBase:
         raise ValueError(f"bad parameters for attack {name!r}: {e}. Received: {params}") from e
 
 
-__all__ = ["Attack", "AttackBase", "AttackResult", "objectives", "Objective", "Context", "CrossEntropy", "Margin",
-           "StepWeight", "Attention", "FGSM", "BIM", "MIM", "PGD", "CarliniWagnerL2", "EAD", "StrAttack", "StAdv", "flow_warp", "DeepFool", "UniversalPerturbation", "AttentionAttack", "attention_mass", "get", "REGISTRY", "perturbation_norms"]
+__all__ = [
+    "Attack", "AttackBase", "AttackResult", "objectives", "Objective", "Context", "CrossEntropy", "Margin",
+    "StepWeight", "Attention", "FGSM", "BIM", "MIM", "PGD", "CarliniWagnerL2", "EAD", "StrAttack", "StAdv",
+    "flow_warp", "DeepFool", "UniversalPerturbation", "AttentionAttack", "attention_mass", "get", "REGISTRY",
+    "perturbation_norms",
+]

@@ -57,7 +57,8 @@ class DeepFool(Attack):
         self.overshoot = positive(overshoot, "overshoot", allow_zero=True)
         self.candidates = positive(candidates, "candidates", integer=True)
         if self.candidates < 2:
-            raise ValueError(f"candidates must be >= 2 (the true class and one other). Received: candidates={candidates!r}")
+            raise ValueError("candidates must be >= 2 (the true class and one other). "
+                             f"Received: candidates={candidates!r}")
         self.norm = choice(norm, "norm", ("l2", "linf"))
         self.jit_compile = check_jit(jit_compile)
 

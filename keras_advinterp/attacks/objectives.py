@@ -40,7 +40,7 @@ class Context:
     step: tf.Tensor | None = None
     extras: dict = field(default_factory=dict)
 
-    def at(self, step) -> "Context":
+    def at(self, step) -> Context:
         return replace(self, step=step)
 
 

@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from .._checks import choice, in_range, positive
 from .._compile import cache_key, check_jit, compile_fn, resolve_jit
+from .._tensor import per_image
 from ..models import Classifier
 from .base import AttackBase, AttackResult
 from .deepfool import DeepFool
@@ -101,12 +102,11 @@ class UniversalPerturbation(AttackBase):
         """``update(x, labels, weight, v) -> v`` for one mini-batch (``weight`` 0 on padding)."""
         norm, eps, alpha = self.norm, self.eps, self.step_size
         deepfool = DeepFool(steps=self.deepfool_steps, overshoot=self.overshoot).loop(clf)
-        per_image = lambda a: tf.reshape(a, [-1, 1, 1, 1])
 
         def deepfool_step(x, labels, weight, v):
             x_v = tf.clip_by_value(x + v, 0.0, 1.0)
             x_adv, _ = deepfool(x_v, labels, labels, tf.zeros([2], tf.int32))  # fooled images do not move
-            return v + tf.reduce_sum(per_image(weight) * (x_adv - x_v), axis=0, keepdims=True)
+            return v + tf.reduce_sum(per_image(weight, x_adv) * (x_adv - x_v), axis=0, keepdims=True)
 
         def sgd_step(x, labels, weight, v):
             with tf.GradientTape() as tape:

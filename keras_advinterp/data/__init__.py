@@ -13,8 +13,8 @@ import numpy as np
 
 from . import digits, photos, shapes
 from .folder import LABELS_FILENAME, FolderIndex, folder_dataset, index_folder, load_folder
-from .images import DEFAULT_BACKGROUND, RESIZE_MODES, UnreadableImageError, read_image, read_images
 from .imagenet import imagenet_class_index, imagenet_class_names, imagenet_synsets
+from .images import DEFAULT_BACKGROUND, RESIZE_MODES, UnreadableImageError, read_image, read_images
 from .labels import UNMATCHED_POLICIES, match_class_names
 from .save import save_adversarial_folder
 
@@ -86,7 +86,8 @@ def load(name: str, split: str = "test", limit: int | None = None, *, seed: int 
         x, y, idx = load_folder(name, size=size or (224, 224), channels=channels, class_names=class_names,
                                 unmatched=unmatched, limit=limit, resize=resize, background=background)
         return Data(x, y, idx.class_names, str(name), files=[str(f) for f in idx.files], skipped=idx.skipped)
-    raise ValueError(f"unknown data set {name!r}: expected one of {NAMES} or an existing folder. Received: name={name!r}")
+    raise ValueError(f"unknown data set {name!r}: expected one of {NAMES} or an existing folder. "
+                     f"Received: name={name!r}")
 
 
 __all__ = ["Data", "load", "NAMES", "load_folder", "folder_dataset", "index_folder", "FolderIndex", "read_image",

@@ -17,9 +17,9 @@ CLASS_NAMES = tuple(str(d) for d in range(10))
 @lru_cache(maxsize=4)
 def generate(split: str = "test", seed: int = 0):
     """(x, y): x (N, 32, 32, 1) float32 in [0, 1], y int32 digit."""
+    import tensorflow as tf
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
-    import tensorflow as tf
 
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test' for digits. Received: split={split!r}")

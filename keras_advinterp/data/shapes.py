@@ -10,7 +10,7 @@ so ``limit`` takes a prefix of the same set.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import numpy as np
 from skimage import data as skdata
@@ -33,7 +33,7 @@ SPLITS = {"train": (0, 6000), "val": (1, 1000), "test": (2, 1200)}
 IMAGE_SIZE = 64
 
 
-@lru_cache(maxsize=None)
+@cache
 def _photo_texture(name: str) -> np.ndarray:
     img = getattr(skdata, name)().astype(np.float32) / 255.0
     return rescale(img, 0.5, anti_aliasing=True).astype(np.float32)
@@ -90,7 +90,8 @@ def shape_mask(shape: str, cx: float, cy: float, r: float, angle: float, size: i
         return _regular_polygon(cx, cy, [r * 1.15, r * 0.45] * 5, angle, size)
     if shape == "cross":
         w = 0.32 * r
-        pts = [(r, w), (w, w), (w, r), (-w, r), (-w, w), (-r, w), (-r, -w), (-w, -w), (-w, -r), (w, -r), (w, -w), (r, -w)]
+        pts = [(r, w), (w, w), (w, r), (-w, r), (-w, w), (-r, w),
+               (-r, -w), (-w, -w), (-w, -r), (w, -r), (w, -w), (r, -w)]
         pts = np.asarray(pts, np.float64)
         c, s = np.cos(angle), np.sin(angle)
         cols = cx + pts[:, 0] * c - pts[:, 1] * s

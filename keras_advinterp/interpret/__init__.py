@@ -8,16 +8,17 @@ they agree with tf-keras-vis (tests/interpret/test_differentiable.py).
 
 from __future__ import annotations
 
+from . import metrics
 from .base import Interpreter, normalize_maps
 from .differentiable import CAM, Grad, GradCAMXLA
-from . import metrics
 from .overlay import overlay, show
 from .perturbation import MASK
 from .rts import RTS, train_rts
 from .visual import GradCAM, GradCAMPlusPlus, Saliency, ScoreCAM, SmoothGrad
 
 REGISTRY: dict[str, type[Interpreter]] = {
-    cls.name: cls for cls in (CAM, GradCAM, GradCAMXLA, Grad, GradCAMPlusPlus, ScoreCAM, Saliency, SmoothGrad, MASK, RTS)
+    cls.name: cls
+    for cls in (CAM, GradCAM, GradCAMXLA, Grad, GradCAMPlusPlus, ScoreCAM, Saliency, SmoothGrad, MASK, RTS)
 }
 
 
@@ -32,5 +33,8 @@ def get(name: str, clf, **params) -> Interpreter:
     return table[norm(name)](clf, **params)
 
 
-__all__ = ["Interpreter", "CAM", "GradCAMXLA", "Grad", "MASK", "RTS", "train_rts", "GradCAM", "GradCAMPlusPlus", "ScoreCAM", "Saliency", "SmoothGrad",
-           "get", "REGISTRY", "overlay", "show", "normalize_maps", "metrics"]
+__all__ = [
+    "Interpreter", "CAM", "GradCAMXLA", "Grad", "MASK", "RTS", "train_rts", "GradCAM",
+    "GradCAMPlusPlus", "ScoreCAM", "Saliency", "SmoothGrad", "get", "REGISTRY", "overlay", "show",
+    "normalize_maps", "metrics",
+]

@@ -90,7 +90,8 @@ def interpretability_score(cams, delta, quantile: float = 0.7) -> np.ndarray:
     cams = np.asarray(cams, np.float64)
     delta = np.asarray(delta, np.float64)
     if delta.ndim != 4 or delta.shape[:3] != cams.shape:
-        raise ValueError(f"delta must be (N, H, W, C) over maps (N, H, W). Received: delta {delta.shape}, maps {cams.shape}")
+        raise ValueError("delta must be (N, H, W, C) over maps (N, H, W). "
+                         f"Received: delta {delta.shape}, maps {cams.shape}")
     nu = np.quantile(cams.reshape(len(cams), -1), quantile, axis=1)[:, None, None]
     inside = (cams >= nu)[..., None]
     num = np.sqrt(((inside * delta) ** 2).reshape(len(delta), -1).sum(1))
@@ -104,5 +105,6 @@ def ssim_noise(x, x_adv) -> np.ndarray:
 
     x, x_adv = np.asarray(x, np.float64), np.asarray(x_adv, np.float64)
     if x.shape != x_adv.shape or x.ndim != 4:
-        raise ValueError(f"x and x_adv must be two (N, H, W, C) arrays of one shape. Received: {x.shape}, {x_adv.shape}")
+        raise ValueError("x and x_adv must be two (N, H, W, C) arrays of one shape. "
+                         f"Received: {x.shape}, {x_adv.shape}")
     return np.array([1.0 - structural_similarity(a, b, channel_axis=-1, data_range=1.0) for a, b in zip(x, x_adv)])

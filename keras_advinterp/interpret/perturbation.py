@@ -24,7 +24,6 @@ from .._tensor import adam_update
 from .base import Interpreter
 from .differentiable import class_scores, normalize, upsample
 
-
 FILLS = ("blur", "mean")
 MODES = ("delete", "preserve")
 

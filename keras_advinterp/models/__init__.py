@@ -7,12 +7,12 @@ where their weights are; ``from_keras`` wraps a model in memory.
 from __future__ import annotations
 
 import os
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
+from ..data.imagenet import imagenet_class_names
 from .applications import APPLICATIONS, WeightsUnavailableError, build_application, keras_cache_dir
 from .classifier import Classifier, NoFeatureLayerError
 from .embedded import EMBEDDED, build_embedded
-from ..data.imagenet import imagenet_class_names
 from .files import ModelFileError, from_saved_model, is_model_path, load_file
 from .options import INPUT_RANGES, MeanStd, parse_preprocess, range_scale, read_class_names
 from .wrap import from_keras
@@ -129,7 +129,8 @@ def available() -> dict[str, dict]:
 
 __all__ = [
     "Classifier", "load", "load_with_options", "available", "from_keras", "load_file", "from_saved_model",
-    "is_model_path", "read_class_names", "parse_preprocess", "MeanStd", "INPUT_RANGES", "ModelFileError", "NoFeatureLayerError",
+    "is_model_path", "read_class_names", "parse_preprocess", "MeanStd", "INPUT_RANGES", "ModelFileError",
+    "NoFeatureLayerError",
     "WeightsUnavailableError", "imagenet_class_names", "DEFAULT_MODEL", "EMBEDDED", "APPLICATIONS",
     "default_data",
 ]

@@ -8,14 +8,14 @@ the raw-pixel input) and outputs logits (``classifier_activation=None``).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import keras
 
-from .classifier import Classifier
 from ..data.imagenet import imagenet_class_names
+from .classifier import Classifier
 from .layers import PixelPreprocessing, ResizeTo
 
 _BASE = "https://storage.googleapis.com/tensorflow/keras-applications/"

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from .._batching import map_batches
 from .._checks import as_images, positive
@@ -193,7 +192,7 @@ class Classifier:
         )
 
     @classmethod
-    def from_keras(cls, model: keras.Model, **kwargs) -> "Classifier":
+    def from_keras(cls, model: keras.Model, **kwargs) -> Classifier:
         """Wraps any Keras image classifier; see ``models.wrap.from_keras``."""
         from .wrap import from_keras
 

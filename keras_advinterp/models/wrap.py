@@ -12,7 +12,7 @@ are flattened the same way.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import keras
 

@@ -106,7 +106,8 @@ def test_attention_attack_moves_attention_off_the_true_class(shapes_clf, batch):
     runner_up = np.argsort(-(logits - 1e9 * np.eye(shapes_clf.num_classes)[y]), axis=1)[:, 0]
 
     def log_ratio(images):
-        return np.log(attacks.attention_mass(shapes_clf, images, y) / attacks.attention_mass(shapes_clf, images, runner_up))
+        mass = attacks.attention_mass
+        return np.log(mass(shapes_clf, images, y) / mass(shapes_clf, images, runner_up))
 
     aoa = attacks.AttentionAttack(eps=8 / 255)(shapes_clf, x, y)
     pgd = attacks.PGD(eps=8 / 255, random_start=False)(shapes_clf, x, y)

@@ -100,7 +100,8 @@ def test_attack_save_dir_writes_lossless_copy_with_source_names(tmp_path, capsys
     for i in range(6):  # class/image layout with JPEG and PNG sources
         cls = src / shapes_data.class_names[shapes_data.y[i]]
         cls.mkdir(parents=True, exist_ok=True)
-        Image.fromarray((shapes_data.x[i] * 255).round().astype(np.uint8)).save(cls / f"img{i}.{'png' if i % 2 else 'jpg'}")
+        img = Image.fromarray((shapes_data.x[i] * 255).round().astype(np.uint8))
+        img.save(cls / f"img{i}.{'png' if i % 2 else 'jpg'}")
     adv = tmp_path / "adv"
     assert cli.main(["attack", "--attack", "pgd", "--data", str(src), "--eps", "8/255", "-p", "restarts=2",
                      "--out", str(tmp_path / "out"), "--save-dir", str(adv), "--json"]) == 0
@@ -122,7 +123,8 @@ def test_attack_save_dir_writes_lossless_copy_with_source_names(tmp_path, capsys
 
 
 @pytest.mark.parametrize("argv, match", [
-    (["attack", "--attack", "pgd", "-p", "binary_search_steps=3"], "attack 'pgd' has no parameter 'binary_search_steps'"),
+    (["attack", "--attack", "pgd", "-p", "binary_search_steps=3"],
+     "attack 'pgd' has no parameter 'binary_search_steps'"),
     (["attack", "--attack", "pgd", "-p", "restarts"], "--param expects key=value"),
     (["attack", "--attack", "pgd", "-p", "restarts=0"], "restarts must be > 0"),
 ])

@@ -94,7 +94,8 @@ def test_saved_copy_is_reattacked_with_its_labels_and_skips_are_reported(tmp_pat
 def test_explain_attack_works_for_every_attack(attack, tmp_path, capsys):
     argv = ["explain", "--model", "digits", "--limit", "4", "--method", "cam", "--attack", attack,
             "--out", str(tmp_path)]
-    argv += {"cw": ["--steps", "5", "-p", "binary_search_steps=1"], "ead": ["--steps", "5", "-p", "binary_search_steps=1"],
+    argv += {"cw": ["--steps", "5", "-p", "binary_search_steps=1"],
+             "ead": ["--steps", "5", "-p", "binary_search_steps=1"],
              "deepfool": ["--steps", "5"], "stadv": ["--steps", "5"],
              "strattack": ["--steps", "5", "-p", "binary_search_steps=1"], "fgsm": ["--eps", "0.2"],
              "uap": ["--eps", "0.2", "-p", "max_passes=1", "-p", "method=sgd"]}[attack]

@@ -4,10 +4,10 @@ import json
 
 import numpy as np
 import pytest
+from models.user_models import resnet_softmax_layer, save_keras2_h5, trained_looking
 from PIL import Image
 
 from keras_advinterp import cli
-from models.user_models import resnet_softmax_layer, save_keras2_h5, trained_looking
 
 MEAN_STD = "mean=0.4914,0.4822,0.4465 std=0.2470,0.2435,0.2616"
 

@@ -39,7 +39,8 @@ def test_failed_download_becomes_clear_error(tmp_path, monkeypatch):
         raise OSError("URL fetch failure: network unreachable")
 
     monkeypatch.setattr(applications.keras.utils, "get_file", no_network)
-    with pytest.raises(WeightsUnavailableError, match="vgg16_weights_tf_dim_ordering_tf_kernels.h5.*network unreachable"):
+    expected = "vgg16_weights_tf_dim_ordering_tf_kernels.h5.*network unreachable"
+    with pytest.raises(WeightsUnavailableError, match=expected):
         models.load("vgg16", weights="imagenet")
 
 

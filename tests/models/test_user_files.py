@@ -99,4 +99,4 @@ def test_mlp_without_feature_maps_wraps_for_attacks_only(rng):
     x = rng.random((2, 6, 6, 1), dtype=np.float32)
     np.testing.assert_allclose(clf.predict(x), mlp.predict(x, verbose=0), atol=1e-6)
     with pytest.raises(models.NoFeatureLayerError, match="no layer with 4-D feature maps"):
-        clf.feature_layer
+        _ = clf.feature_layer
