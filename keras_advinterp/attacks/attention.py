@@ -1,6 +1,7 @@
 """Attack on attention (AoA): move the model's CAM / Grad-CAM away from the true class.
 
-The attack behind DAmageNet, the adversarial ImageNet copy seed 000 uses.
+The attack behind DAmageNet, the adversarial ImageNet copy
+seeds/000_f66802178e087466.txt (Ding et al.) interprets.
 Attention heat maps are similar across architectures, so an image whose
 attention no longer points at its true class transfers well. Each step
 ascends

@@ -4,7 +4,7 @@ References:
     Moosavi-Dezfooli, Fawzi and Frossard, "DeepFool: a simple and accurate
     method to fool deep neural networks", CVPR 2016 (Algorithm 2, the
     multi-class case; Section 3.3 for the l_inf variant). Compared with
-    FGSM in seed 004 (AdVis.js, Section 5).
+    FGSM in seeds/004_3483dc02f8dd9934.txt, Sec. 5 (AdVis.js).
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ References:
     Madry et al., "Towards Deep Learning Models Resistant to Adversarial
     Attacks" (PGD). Tramer & Boneh, "Adversarial Training and Robustness for
     Multiple Perturbations" (L1 PGD with sparse steps, SLIDE).
-    Used throughout seeds 000-004 (see seeds/INDEX.md).
+    Used throughout the five papers of seeds/INDEX.md.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 References:
     Xiao et al., "Spatially Transformed Adversarial Examples", ICLR 2018
-    (Sec. 3, Eq. 1-4). Used as an attack framework by seed 003 (AdvEdge,
-    Sec. III "StAdv", Eq. 4-5).
+    (Sec. 3, Eq. 1-4). Used as an attack framework by
+    seeds/003_95601c10b3bd7c9c.txt, Sec. III, Eq. 4-5 (AdvEdge, "StAdv").
 """
 
 from __future__ import annotations

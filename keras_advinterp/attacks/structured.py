@@ -3,8 +3,8 @@
 References:
     Xu et al., "Structured Adversarial Attack: Towards General Implementation
     and Better Interpretability", ICLR 2019 (Sec. 3, Algorithm 1). Used by
-    seed 001 (Xu et al., "Interpreting Adversarial Examples by Activation
-    Promotion and Suppression", Appendix 1, Eq. 9-10).
+    seeds/001_13ab3436c62e81d7.txt, Appendix 1, Eq. 9-10 (Xu et al.,
+    "Interpreting Adversarial Examples by Activation Promotion and Suppression").
 """
 
 from __future__ import annotations

@@ -3,11 +3,11 @@
 References:
     Moosavi-Dezfooli, Fawzi, Fawzi and Frossard, "Universal adversarial
     perturbations", CVPR 2017 (Algorithm 1; the fooling rate of Eq. 1 is
-    the share of images whose prediction changes). Seed 000 (Ding et al.)
+    the share of images whose prediction changes). seeds/000_f66802178e087466.txt (Ding et al.)
     interprets universal adversarial examples (DAmageNet) and cites it as
     [14]. The ``sgd`` method is the mini-batch projected gradient ascent of
     later work (e.g. Shafahi et al., "Universal adversarial training", AAAI
-    2020, cited by seed 002).
+    2020, cited by seeds/002_3d875c39384c5e79.txt).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Differentiable, XLA-compiled interpreters: CAM, Grad-CAM and Grad.
 
-Attacks on interpreters (ADV2, AdvEdge; seeds/003 Sec. IV) differentiate
+Attacks on interpreters (ADV2, AdvEdge; seeds/003_95601c10b3bd7c9c.txt, Sec. IV) differentiate
 through the map, which tf-keras-vis cannot do. Each class here exposes
 ``maps(x, class_index)``, a pure TensorFlow function usable inside
 ``tf.GradientTape`` and inside other compiled functions, and its ``__call__``
@@ -94,7 +94,8 @@ class CAM(Differentiable):
 
     References:
         Zhou et al., "Learning Deep Features for Discriminative Localization"
-        (CVPR 2016); seeds 000 Sec. 4.3, 001 Table 2, 003, 004.
+        (CVPR 2016); seeds/000_f66802178e087466.txt, Sec. 4.3;
+        seeds/001_13ab3436c62e81d7.txt, Table 2; seeds/003_95601c10b3bd7c9c.txt; seeds/004_3483dc02f8dd9934.txt.
     """
 
     name = "cam"
@@ -143,7 +144,7 @@ class Grad(Differentiable):
 
     Twin of tf-keras-vis ``Saliency``. ``relu_beta`` replaces every ReLU by
     softplus(beta x) / beta in a copy of the model, so the map has non-zero
-    second derivatives (seeds/003 Sec. IV, the smoothed ReLU gradient that
+    second derivatives (seeds/003_95601c10b3bd7c9c.txt, Sec. IV, the smoothed ReLU gradient that
     attacks on Grad need); None keeps the model as it is.
 
     References:

@@ -82,7 +82,7 @@ def interpretability_score(cams, delta, quantile: float = 0.7) -> np.ndarray:
 
     ``cams`` (N, H, W), ``delta`` (N, H, W, C) perturbations; B is broadcast
     over channels. 1 when the perturbation lies inside the discriminative
-    region, 0 when it lies outside (seeds/001 Sec. 3.2, Eq. 5-6, Table 2;
+    region, 0 when it lies outside (seeds/001_13ab3436c62e81d7.txt, Sec. 3.2, Eq. 5-6, Table 2;
     nu = the 70% quantile). An all-zero perturbation scores 0.
     """
     if not 0.0 <= quantile < 1.0:

@@ -10,7 +10,7 @@ to go), reported as the min-max normalised -p, upsampled.
 
 References:
     Fong and Vedaldi, "Interpretable Explanations of Black Boxes by
-    Meaningful Perturbation" (ICCV 2017); the MASK interpreter of seeds/003.
+    Meaningful Perturbation" (ICCV 2017); the MASK interpreter of seeds/003_95601c10b3bd7c9c.txt, Sec. IV.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ with keep(x, m) = m x + (1 - m) blur(x).
 
 References:
     Dabkowski and Gal, "Real Time Image Saliency for Black Box Classifiers"
-    (NeurIPS 2017); the RTS interpreter of seeds/003 (Sec. IV, Eq. 16).
+    (NeurIPS 2017); the RTS interpreter of seeds/003_95601c10b3bd7c9c.txt, Sec. IV, Eq. 16.
 """
 
 from __future__ import annotations

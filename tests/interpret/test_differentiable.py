@@ -70,7 +70,7 @@ def test_maps_are_differentiable_in_the_input(make, digits_clf, digits_data):
 
 
 def test_plain_relu_grad_has_no_second_derivative_smooth_one_does(digits_clf, digits_data):
-    """Why relu_beta exists (seeds/003 Sec. IV): ReLU nets give an all-zero Hessian."""
+    """Why relu_beta exists (seeds/003_95601c10b3bd7c9c.txt, Sec. IV): ReLU nets give an all-zero Hessian."""
     x = tf.constant(digits_data.x[:4])
     y = tf.constant(digits_data.y[:4])
     norms = []

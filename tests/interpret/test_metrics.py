@@ -45,7 +45,7 @@ def test_metric_errors(call, match):
 
 
 def _is_reference(cam, delta, q=0.7):
-    """Straight transcription of seeds/001 Eq. 5-6 for one image."""
+    """Straight transcription of seeds/001_13ab3436c62e81d7.txt, Eq. 5-6 for one image."""
     nu = np.quantile(cam.ravel(), q)
     b = (cam >= nu).astype(float)[..., None]
     return np.linalg.norm((b * delta).ravel()) / np.linalg.norm(delta.ravel())
