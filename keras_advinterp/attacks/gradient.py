@@ -200,26 +200,33 @@ class PGD(Attack):
 
         return begin, step, score
 
+    def _restarts(self, begin, loop, score, x, y, labels, seed):
+        """Runs the attack from each restart's start; per image keeps the best result (``score``).
+
+        Restart 0 is the single run's start, so restarts only ever add
+        successes. ``loop(state, consts) -> state`` is the compiled loop
+        (host) or the graph loop (graph-safe entry).
+        """
+        best = best_score = None
+        for r in range(self.restarts):
+            x0, extras = begin(x, y, labels, seed if r == 0 else tf.random.experimental.stateless_fold_in(seed, r))
+            x_adv = loop((x0, tf.zeros_like(x)), (x, y, labels, extras))[0]
+            if self.restarts == 1:
+                return x_adv
+            s = score(x_adv, y, labels, extras, x)
+            if best is None:
+                best, best_score = x_adv, s
+            else:
+                best, best_score = keep_best(s > best_score, (x_adv, s), (best, best_score))
+        return best
+
     def build(self, clf, targeted, jit):
         begin, step, score = self._parts(clf, targeted)
         begin, score = compile_fn(begin, jit), compile_fn(score, jit)
         iterate = compiled_loop(step, self.steps, loop=self.loop, jit=jit)
 
-        def run(x, y, t, seed):
-            labels = t if targeted else y
-            best = best_score = None
-            for r in range(self.restarts):  # an outer loop over compiled loops
-                # restart 0 is the single run's start, so restarts only ever add successes
-                x0, extras = begin(x, y, labels, seed if r == 0 else tf.random.experimental.stateless_fold_in(seed, r))
-                x_adv = iterate((x0, tf.zeros_like(x)), (x, y, labels, extras))[0]
-                if self.restarts == 1:
-                    return x_adv
-                s = score(x_adv, y, labels, extras, x)
-                if best is None:
-                    best, best_score = x_adv, s
-                else:
-                    best, best_score = keep_best(s > best_score, (x_adv, s), (best, best_score))
-            return best
+        def run(x, y, t, seed):  # an outer Python loop over compiled loops
+            return self._restarts(begin, iterate, score, x, y, t if targeted else y, seed)
 
         return run
 
@@ -227,20 +234,12 @@ class PGD(Attack):
         begin, step, score = self._parts(clf, targeted)
         form = {"unroll": "unroll", "while": "while"}.get(self.loop, "auto")
 
+        def loop(state, consts):
+            return graph_loop(step, self.steps, state, consts, form=form)
+
         def pgd(x, y, target=None, seed=None):
             x, y, labels, seed = _graph_inputs(x, y, target, targeted, seed)
-            best = best_score = None
-            for r in range(self.restarts):
-                x0, extras = begin(x, y, labels, seed if r == 0 else tf.random.experimental.stateless_fold_in(seed, r))
-                x_adv = graph_loop(step, self.steps, (x0, tf.zeros_like(x)), (x, y, labels, extras), form=form)[0]
-                if self.restarts == 1:
-                    return x_adv
-                s = score(x_adv, y, labels, extras, x)
-                if best is None:
-                    best, best_score = x_adv, s
-                else:
-                    best, best_score = keep_best(s > best_score, (x_adv, s), (best, best_score))
-            return best
+            return self._restarts(begin, loop, score, x, y, labels, seed)
 
         return pgd
 

@@ -49,6 +49,9 @@ def test_graph_function_random_start_is_seeded_and_in_budget(digits_clf, digits_
     fn = tf.function(attack.graph_function(digits_clf))
     seeded = fn(tf.constant(x), tf.constant(y), seed=tf.constant([0, 0]))
     np.testing.assert_allclose(seeded.numpy(), attack(digits_clf, x, y, seed=0).x_adv, atol=2e-5)
+    restarts = attacks.PGD(eps=EPS, steps=3, restarts=3, jit_compile=False)
+    graph = tf.function(restarts.graph_function(digits_clf))(tf.constant(x), tf.constant(y), seed=tf.constant([0, 0]))
+    np.testing.assert_allclose(graph.numpy(), restarts(digits_clf, x, y, seed=0).x_adv, atol=2e-5)
     a, b = fn(tf.constant(x), tf.constant(y)).numpy(), fn(tf.constant(x), tf.constant(y)).numpy()
     assert not np.array_equal(a, b)  # no seed: a fresh random start per call
     in_budget(a, x, "linf", EPS)
