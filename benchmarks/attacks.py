@@ -1,24 +1,29 @@
 """Our attacks against ART, Foolbox 3 and CleverHans 4: same inputs, same settings.
 
-    python benchmarks/attacks.py                  # shapes (batch 32) + resnet50 (random weights, batch 8)
-    python benchmarks/attacks.py --skip-resnet    # shapes only, full settings and cost curve
+    python benchmarks/attacks.py                  # shapes (32), resnet20 (64), resnet50 (random weights, 8)
+    python benchmarks/attacks.py --skip-resnet    # shapes and resnet20 only, full settings and cost curve
     python benchmarks/attacks.py --quick          # shapes only, tiny steps: checks the script (< 2 min)
 
 Needs the peers extra (``pip install -e ".[peers]"``). For each model it runs
-PGD-10 (Linf 8/255, unrolled and while loop), C&W-L2 with a fixed budget (10
-steps, 1 binary-search step, c = 1, step 0.05, no early abort) and DeepFool
-(10 steps), ours and each peer's version on the same images (``_peers.py``
-maps the settings), calling every implementation twice: the first call
-(compilation or tracing included) is reported apart from the steady-state
-call, and ours must not retrace on the second call (asserted through the
-tracing counts of the classifier's cached compiled functions). The floor is
-the gradient evaluations an attack needs times one compiled
-loss+input-gradient step called alone (PGD: steps; C&W: steps x
-binary-search steps; DeepFool: the iterations ours ran x (candidates - 1)
-gradients). CleverHans 4 has no working TF2 C&W (cleverhans#1205) and no TF2
-DeepFool. Then a cost curve of our PGD (while loop) on shapes over batch
-1..32 and steps 10..100 with a least-squares fit
-``t = a + b*steps + c*batch*steps``.
+PGD-10 (Linf 8/255), C&W-L2 with a fixed budget (10 steps, 1 binary-search
+step, c = 1, step 0.05, no early abort) and DeepFool (10 steps), ours with
+default settings (``jit_compile="auto"``, ``loop="auto"``) and each peer's
+version on the same images (``_peers.py`` maps the settings), each
+implementation in a fresh state: the first call (tracing and compilation
+included) is reported apart from the steady-state calls, and ours must not
+retrace on later calls (asserted through the tracing counts of the
+classifier's cached compiled functions), not even on a call with 3 images
+fewer (``other_count_s``: ``map_batches`` pads both counts to one size). The
+floor is the gradient evaluations an attack needs times one compiled
+loss+input-gradient step called alone, in the faster of its XLA and plain
+forms (PGD: steps; C&W: steps x binary-search steps; DeepFool: the
+iterations ours ran x (candidates - 1) gradients). ``resnet20`` is the
+CIFAR-10 ResNet-20 of ``_models.py`` (random weights, 32x32). CleverHans 4
+has no working TF2 C&W (cleverhans#1205) and no TF2 DeepFool. Then a cost
+curve of our PGD on shapes over batch 1..32 and steps 10..100 with a
+least-squares fit ``t = a + b*steps + c*batch*steps``. The load average
+before and after each model is recorded: figures from a busy machine are
+not comparable.
 
 Writes benchmarks/results/attacks.json, attacks.png and attacks_cost.png
 (``--quick``: attacks_quick.*, so a check never overwrites real figures).
@@ -38,28 +43,28 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import _peers  # noqa: E402
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
-
-import _peers  # noqa: E402
+from _models import resnet20  # noqa: E402
 from _timing import median_seconds  # noqa: E402
+from pgd_floor import step_times  # noqa: E402
+
 from keras_advinterp import data, models  # noqa: E402
+from keras_advinterp._compile import resolve_jit, tracing_count  # noqa: E402
 from keras_advinterp.attacks import PGD  # noqa: E402
-from keras_advinterp._compile import tracing_count  # noqa: E402
-from keras_advinterp.attacks.base import loss_gradient  # noqa: E402
 from keras_advinterp.attacks.deepfool import DeepFool  # noqa: E402
 from keras_advinterp.attacks.optimization import CarliniWagnerL2  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
-BATCH = {"shapes": 32, "resnet50": 8}
+BATCH = {"shapes": 32, "resnet20": 64, "resnet50": 8}
 
 
 def suite(steps: int) -> dict:
-    """The attacks compared, with one budget for every implementation."""
+    """The attacks compared, with one budget for every implementation; ours with default settings."""
     return {
-        f"pgd{steps}_unroll": PGD(eps=8 / 255, steps=steps, loop="unroll"),
-        f"pgd{steps}_while": PGD(eps=8 / 255, steps=steps, loop="while"),
+        f"pgd{steps}": PGD(eps=8 / 255, steps=steps),
         "cw_l2": CarliniWagnerL2(steps=steps, binary_search_steps=1, initial_const=1.0, learning_rate=0.05,
                                  abort_early=False),
         "deepfool": DeepFool(steps=steps),
@@ -68,7 +73,10 @@ def suite(steps: int) -> dict:
 
 def inputs(name: str, batch: int):
     """Shapes: correctly classified test images; others: random images labelled by the model."""
-    clf = models.load(name, weights="embedded" if name in models.EMBEDDED else None)
+    if name == "resnet20":
+        clf = resnet20()
+    else:
+        clf = models.load(name, weights="embedded" if name in models.EMBEDDED else None)
     if name in models.EMBEDDED:
         d = data.load(name, "test", limit=4 * batch)
         keep = clf.predict(d.x).argmax(1) == d.y
@@ -92,6 +100,10 @@ def timed(fn, repeats: int):
     return first, steady, out[-1]
 
 
+def _images(out):
+    return out[0] if isinstance(out, tuple) else out
+
+
 def evaluate(clf, x, y, x_adv) -> dict:
     success = clf.predict(x_adv).argmax(1) != y
     l2 = np.sqrt(((x_adv - x) ** 2).reshape(len(x), -1).sum(1))
@@ -99,45 +111,55 @@ def evaluate(clf, x, y, x_adv) -> dict:
             "median_l2": round(float(np.median(l2[success])), 4) if success.any() else None}
 
 
-def floor_step(clf, x, y, repeats: int) -> float:
-    @tf.function(jit_compile=True)
-    def step(a, b):
-        return loss_gradient(clf, a, b, False)
-
-    xt, yt = tf.constant(x), tf.constant(y)
-    return median_seconds(lambda: step(xt, yt).numpy(), repeats)
-
-
 def bench_model(name: str, steps: int, repeats: int, batch: int, peers: list[str], only: list[str]) -> list[dict]:
+    load_before = round(os.getloadavg()[0], 2)
     clf, x, y = inputs(name, batch)
-    one_step = floor_step(clf, x, y, repeats)
-    print(f"[{name}] batch {len(x)}, one loss+gradient step {one_step:.4f} s", flush=True)
+    clf.predict(x, batch_size=len(x))  # the shared forward pass compiles before any first call is timed
+    timing = step_times(clf, x, y, repeats)
+    steps_s = {form: timing[f"step_{form}_s"] for form in ("xla", "plain")}
+    one_step = min(steps_s.values())
+    print(f"[{name}] batch {len(x)}, one loss+gradient step: xla {steps_s['xla']:.4f} s, "
+          f"plain {steps_s['plain']:.4f} s; load {load_before}", flush=True)
     rows = []
     for attack_name, attack in suite(steps).items():
         if not any(attack_name.startswith(o) for o in only):
             continue
         before = {}
 
-        def ours():
+        def ours(k=None):
             before.update(tracing_counts(clf))
-            return attack(clf, x, y, batch_size=len(x))
+            return attack(clf, x[:k], y[:k], batch_size=len(x))
 
         first, steady, result = timed(ours, repeats)
         retraced = {k: v for k, v in tracing_counts(clf).items() if before.get(k) != v}
         assert not retraced, f"{attack_name}: the second call retraced {retraced}"
+        t = time.perf_counter()
+        ours(len(x) - 3)
+        other_count = time.perf_counter() - t
+        retraced = {k: v for k, v in tracing_counts(clf).items() if before.get(k) != v}
+        assert not retraced, f"{attack_name}: a call with {len(x) - 3} images retraced {retraced}"
         p = attack.params()
         if isinstance(attack, DeepFool):
             grads = int(result.iterations.max()) * (min(p["candidates"], clf.num_classes) - 1)
         else:
             grads = p["steps"] * p.get("binary_search_steps", 1)
         base = {"model": name, "batch": len(x), "attack": attack_name, "params": p,
-                "floor_s": round(grads * one_step, 4)}
+                "floor_s": round(grads * one_step, 4), "floor_form": min(steps_s, key=steps_s.get),
+                "mflops_per_image": round(clf.flops_per_image() / 1e6, 1)}
         rows.append({**base, "impl": "ours", "first_call_s": round(first, 3), "steady_s": round(steady, 4),
+                     "other_count_s": round(other_count, 4), "jit": resolve_jit(attack.jit_compile, clf),
                      **evaluate(clf, x, y, result.x_adv)})
-        print(f"  {attack_name:<14} ours       first {first:8.2f} s  steady {steady:8.3f} s", flush=True)
+        print(f"  {attack_name:<14} ours       first {first:8.2f} s  steady {steady:8.3f} s  "
+              f"({len(x) - 3} images {other_count:.3f} s)", flush=True)
+        # The same work the peers do: images only, no AttackResult (its logits and success cost one
+        # more forward pass, which CleverHans, Foolbox and ART leave to the caller).
+        run, xt, yt, seed = attack.compiled_run(clf, False), tf.constant(x), tf.constant(y), tf.constant([0, 0])
+        _, images_s, _ = timed(lambda: np.asarray(_images(run(xt, yt, yt, seed))), repeats)
+        rows.append({**base, "impl": "ours (images only)", "first_call_s": None, "steady_s": round(images_s, 4)})
+        print(f"  {attack_name:<14} ours, images only        steady {images_s:8.3f} s", flush=True)
         for peer in peers:
-            if not _peers.supports(peer, attack) or attack_name.endswith("_while"):
-                continue  # the loop form is ours alone: peers already ran this PGD
+            if not _peers.supports(peer, attack):
+                continue
             run = _peers.build(peer, attack, clf, batch_size=len(x))
             keras.utils.set_random_seed(0)
             first, steady, x_adv = timed(lambda: run(x, y), repeats)
@@ -145,11 +167,14 @@ def bench_model(name: str, steps: int, repeats: int, batch: int, peers: list[str
                          **evaluate(clf, x, y, x_adv)})
             print(f"  {attack_name:<14} {peer:<10} first {first:8.2f} s  steady {steady:8.3f} s", flush=True)
     ours_s = {r["attack"]: r["steady_s"] for r in rows if r["impl"] == "ours"}
+    images_s = {r["attack"]: r["steady_s"] for r in rows if r["impl"] == "ours (images only)"}
+    load_after = round(os.getloadavg()[0], 2)
     for r in rows:
         r["vs_ours"] = round(r["steady_s"] / ours_s[r["attack"]], 3)
-        if r["attack"].endswith("_while") or r["attack"].endswith("_unroll"):  # peers vs our default form
-            r["vs_ours"] = round(r["steady_s"] / ours_s[r["attack"].rsplit("_", 1)[0] + "_unroll"], 3)
+        r["vs_ours_images"] = round(r["steady_s"] / images_s[r["attack"]], 3) if r["attack"] in images_s else None
         r["vs_floor"] = round(r["steady_s"] / r["floor_s"], 3)
+        r["load_before"], r["load_after"] = load_before, load_after
+    print(f"[{name}] load {load_before} -> {load_after}", flush=True)
     return rows
 
 
@@ -194,13 +219,15 @@ def cost_curve(batches, steps_list, repeats: int) -> dict:
 
 
 def print_table(rows):
-    print(f"\n{'model':<9}{'batch':>6} {'attack':<14}{'impl':<11}{'first s':>9}{'steady s':>10}{'x ours':>8}"
-          f"{'floor s':>9}{'x floor':>8}{'success':>9}{'med L2':>8}")
+    print(f"\n{'model':<9}{'batch':>6} {'attack':<14}{'impl':<19}{'first s':>9}{'steady s':>10}{'x ours':>8}"
+          f"{'x images':>9}{'floor s':>9}{'x floor':>8}{'success':>9}{'med L2':>8}")
     for r in rows:
-        l2 = f"{r['median_l2']:.3f}" if r["median_l2"] is not None else "-"
-        print(f"{r['model']:<9}{r['batch']:>6} {r['attack']:<14}{r['impl']:<11}{r['first_call_s']:>9.2f}"
-              f"{r['steady_s']:>10.3f}{r['vs_ours']:>8.2f}{r['floor_s']:>9.3f}{r['vs_floor']:>8.2f}"
-              f"{r['success_rate']:>9.2f}{l2:>8}")
+        def num(key, fmt):
+            return "-" if r.get(key) is None else format(r[key], fmt)
+
+        print(f"{r['model']:<9}{r['batch']:>6} {r['attack']:<14}{r['impl']:<19}{num('first_call_s', '.2f'):>9}"
+              f"{r['steady_s']:>10.3f}{r['vs_ours']:>8.2f}{num('vs_ours_images', '.2f'):>9}{r['floor_s']:>9.3f}"
+              f"{r['vs_floor']:>8.2f}{num('success_rate', '.2f'):>9}{num('median_l2', '.3f'):>8}")
 
 
 def plot(rows, curve, out: Path):
@@ -211,21 +238,25 @@ def plot(rows, curve, out: Path):
 
     groups = list(dict.fromkeys((r["model"], r["attack"]) for r in rows))
     impls = list(dict.fromkeys(r["impl"] for r in rows))
-    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(groups)), 3.6))
+    fig, axes = plt.subplots(2, 1, figsize=(max(6, 1.6 * len(groups)), 6.4), sharex=True)
     width = 0.8 / (len(impls) + 1)
-    for j, impl in enumerate(impls + ["floor"]):
-        heights = []
-        for g in groups:
-            match = [r for r in rows if (r["model"], r["attack"]) == g and r["impl"] in (impl, "ours")]
-            value = {r["impl"]: r["steady_s"] for r in match}.get(impl)
-            heights.append(match[0]["floor_s"] if impl == "floor" else (value if value is not None else np.nan))
-        ax.bar(np.arange(len(groups)) + (j - len(impls) / 2) * width, heights, width, label=impl,
-               color="lightgray" if impl == "floor" else None, edgecolor="gray" if impl == "floor" else None)
-    ax.set_xticks(np.arange(len(groups)))
-    ax.set_xticklabels([f"{m}\n{a}" for m, a in groups], fontsize=8)
-    ax.set_yscale("log")
-    ax.set_ylabel("steady seconds per batch (log)")
-    ax.legend(fontsize=8)
+    for ax, key, label in zip(axes, ("steady_s", "first_call_s"), ("steady", "first-call")):
+        for j, impl in enumerate(impls + ["floor"] if key == "steady_s" else impls):
+            heights = []
+            for g in groups:
+                match = {r["impl"]: r for r in rows if (r["model"], r["attack"]) == g}
+                if impl == "floor":
+                    heights.append(next(iter(match.values()))["floor_s"])
+                else:
+                    value = match[impl].get(key) if impl in match else None
+                    heights.append(np.nan if value is None else value)
+            ax.bar(np.arange(len(groups)) + (j - len(impls) / 2) * width, heights, width, label=impl,
+                   color="lightgray" if impl == "floor" else f"C{j}", edgecolor="gray" if impl == "floor" else None)
+        ax.set_yscale("log")
+        ax.set_ylabel(f"{label} seconds per batch (log)", fontsize=8)
+    axes[1].set_xticks(np.arange(len(groups)))
+    axes[1].set_xticklabels([f"{m}\n{a}" for m, a in groups], fontsize=8)
+    axes[0].legend(fontsize=7, ncol=len(impls) + 1)
     fig.tight_layout()
     fig.savefig(out.with_suffix(".png"), dpi=110)
     plt.close(fig)
@@ -250,7 +281,8 @@ def plot(rows, curve, out: Path):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="shapes only, batch 8, 3 steps, small cost curve")
-    p.add_argument("--skip-resnet", action="store_true", help="shapes only")
+    p.add_argument("--skip-resnet", action="store_true", help="shapes and resnet20 only (no ResNet50)")
+    p.add_argument("--models", nargs="*", default=list(BATCH), choices=list(BATCH), help="models to run")
     p.add_argument("--steps", type=int, default=10, help="steps of PGD, C&W and DeepFool")
     p.add_argument("--repeats", type=int, default=1, help="steady-state calls after the first (median)")
     p.add_argument("--peers", nargs="*", default=list(_peers.PEERS), choices=_peers.PEERS)
@@ -265,7 +297,7 @@ def main():
     if a.quick:
         plan, steps, batches, steps_list = {"shapes": 8}, 3, [1, 4], [2, 4]
     else:
-        plan = {m: b for m, b in BATCH.items() if not (a.skip_resnet and m == "resnet50")}
+        plan = {m: BATCH[m] for m in a.models if not (a.skip_resnet and m == "resnet50")}
         steps, batches, steps_list = a.steps, [1, 4, 16, 32], [10, 50, 100]
     rows = []
     for name, batch in plan.items():
@@ -279,7 +311,7 @@ def main():
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"rows": rows, "cost_curve": curve, "quick": a.quick, "peers": _peers.versions(),
                                "tensorflow": tf.__version__, "keras": keras.__version__, "cpus": os.cpu_count()},
-                              indent=2))
+                              indent=2, default=str))
     plot(rows, curve, out)
     print(f"wrote {out}, {out.with_suffix('.png')} and {out.with_name(out.stem + '_cost.png')}")
 

@@ -21,10 +21,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from _timing import median_seconds  # noqa: E402
 from tf_keras_vis.gradcam import Gradcam  # noqa: E402
 from tf_keras_vis.utils.scores import CategoricalScore  # noqa: E402
 
-from _timing import median_seconds  # noqa: E402
 from keras_advinterp import interpret, models  # noqa: E402
 
 BATCH = {"resnet50": 8, "vgg16": 8, "densenet169": 8, "mobilenet": 8, "mobilenet_v2": 8}

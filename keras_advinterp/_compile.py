@@ -5,9 +5,10 @@ module, so there is one place that decides
 
 - the loop form (``compiled_loop``): unrolled, chunked or ``tf.while_loop``;
 - whether a step is XLA-compiled (``resolve_jit``): on this project's
-  2-core CPU a plain ``tf.function`` step ran faster than the XLA one for
-  ResNet50 while XLA won on small models (``benchmarks/pgd_floor.py``), so
-  ``jit_compile="auto"`` decides per model and device;
+  2-core CPU plain ``tf.function`` steps were as fast as XLA's or faster on
+  every model measured and compiled 2-10x sooner
+  (``benchmarks/pgd_floor.py``), so ``jit_compile="auto"`` is XLA on a GPU
+  only (a flops threshold remains for CPUs that measure otherwise);
 - the key under which a compiled function is cached on a Classifier
   (``cache_key``): built from an object's ``params()``, which must name
   every constructor argument (tests/test_compile_contract.py checks it).
@@ -29,10 +30,30 @@ JIT_CHOICES = (True, False, "auto")
 # one early-stop flag per chunk).
 UNROLL_MAX_STEPS = 20
 CHUNK = 10
+# Without XLA "auto" is a Python loop over one compiled chunk of PLAIN_CHUNK
+# steps: it traces the step once (first calls 0.2-0.8 s on the small models,
+# 2.2 s MobileNet, 6.7 s ResNet50, against 0.8-5.4, 7.2 and 25 s unrolled)
+# and was the fastest form on ResNet50 in every run (5.25 s; a whole-loop
+# graph, unrolled or tf.while_loop, 5.6-8.4 s), at a cost of up to 20 % on
+# the small models (shapes 0.58 s against 0.49 unrolled; figures below).
+PLAIN_CHUNK = 1
 # jit_compile="auto" on a CPU: XLA for models below this many multiply-adds
-# per image, plain tf.function above (benchmarks/pgd_floor.py measures both).
-# KERAS_ADVINTERP_JIT=0/1 overrides the rule everywhere.
-AUTO_JIT_MAX_FLOPS = 1.0e9
+# per image, plain tf.function above. Set by benchmarks/pgd_floor.py
+# (results/pgd_floor.json: PGD-10 Linf 8/255, 2 cores, TF 2.21, load 1.1-1.9;
+# first call / steady seconds):
+#   model (MMACs, batch)   XLA unrolled    plain unrolled  plain while   plain 1-step chunks
+#   digits (6, 32)         2.5 / 0.066     0.8 / 0.062     0.2 / 0.085   0.2 / 0.066
+#   ResNet-20 (41, 32)     9.0 / 0.345     5.4 / 0.360     1.1 / 0.299   0.7 / 0.303
+#   shapes (72, 32)        6.1 / 0.871     2.9 / 0.492     1.0 / 0.537   0.8 / 0.577
+#   MobileNet (569, 8)    27.7 / 12.9      7.2 / 1.447     2.8 / 1.387   2.2 / 1.663
+#   ResNet50 (3858, 8)    46.2 / 7.196    25.0 / 5.588     6.8 / 6.072   6.7 / 5.245
+# One loss+gradient step, XLA / plain: digits 0.0092 / 0.0125 s, ResNet-20
+# 0.038 / 0.030, shapes 0.082 / 0.050, MobileNet 1.50 / 0.125 (XLA's
+# depthwise convolutions), ResNet50 0.81 / 0.53. XLA won one step of the
+# smallest model only, no PGD-10 run (nor in two earlier runs), and its first
+# calls took 7-13x longer: so on a CPU "auto" never picks it (0).
+# On a GPU "auto" is XLA. KERAS_ADVINTERP_JIT=0/1 overrides the rule.
+AUTO_JIT_MAX_FLOPS = 0.0
 
 
 def check_jit(value, name: str = "jit_compile"):
@@ -52,9 +73,10 @@ def resolve_jit(setting, clf=None) -> bool:
     """The XLA decision for ``setting`` (True/False/"auto") on ``clf``'s model.
 
     ``auto``: the environment variable ``KERAS_ADVINTERP_JIT`` (0/1) if set;
-    else XLA on a GPU; on a CPU, XLA for small models (fewer than
-    ``AUTO_JIT_MAX_FLOPS`` multiply-adds per image) and plain
-    ``tf.function`` for large ones, where oneDNN's kernels beat XLA's.
+    else XLA on a GPU; on a CPU, XLA for models below
+    ``AUTO_JIT_MAX_FLOPS`` multiply-adds per image (0: none, see its
+    figures) and plain ``tf.function`` otherwise, where oneDNN's kernels
+    match or beat XLA's and compile far sooner.
     """
     setting = check_jit(setting)
     if setting != "auto":
@@ -65,7 +87,7 @@ def resolve_jit(setting, clf=None) -> bool:
     if gpu_available():
         return True
     if clf is None:
-        return True
+        return AUTO_JIT_MAX_FLOPS > 0
     return clf.flops_per_image() < AUTO_JIT_MAX_FLOPS
 
 
@@ -74,7 +96,7 @@ def compile_fn(fn, jit: bool, **kwargs):
     return tf.function(fn, jit_compile=bool(jit), **kwargs)
 
 
-def compiled_loop(body, steps: int, *, loop: str = "auto", chunk: int = CHUNK, until=None, jit: bool = True):
+def compiled_loop(body, steps: int, *, loop: str = "auto", chunk: int | None = None, until=None, jit: bool = True):
     """Builds ``run(state, consts) -> state`` applying ``body`` ``steps`` times.
 
     Args:
@@ -83,8 +105,9 @@ def compiled_loop(body, steps: int, *, loop: str = "auto", chunk: int = CHUNK, u
             nests of tensors (``consts`` never change).
         loop: ``unroll`` (one program with every step), ``chunked``
             (``chunk`` unrolled steps per compiled call), ``while``
-            (``tf.while_loop`` in one program) or ``auto`` (unroll up to
-            ``UNROLL_MAX_STEPS`` steps, else chunked).
+            (``tf.while_loop`` in one program) or ``auto`` (with XLA: unroll
+            up to ``UNROLL_MAX_STEPS`` steps, else chunked; without: chunks
+            of ``PLAIN_CHUNK`` steps).
         until: optional ``until(state) -> bool tensor``; the loop stops early
             once it is true (checked per chunk, or per step in ``while``).
         jit: XLA-compile the programs (``resolve_jit`` decides it).
@@ -94,6 +117,9 @@ def compiled_loop(body, steps: int, *, loop: str = "auto", chunk: int = CHUNK, u
     """
     if loop not in LOOPS:
         raise ValueError(f"loop must be one of {LOOPS}. Received: loop={loop!r}")
+    if loop == "auto" and not jit:
+        loop, chunk = "chunked", PLAIN_CHUNK if chunk is None else chunk
+    chunk = CHUNK if chunk is None else chunk
     if loop == "while":
         return compile_fn(lambda state, consts: graph_loop(body, steps, state, consts, until=until, form="while"),
                           jit)

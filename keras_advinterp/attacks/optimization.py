@@ -3,7 +3,7 @@
 Both minimise ``distance(x_adv - x) + c * margin(x_adv)`` per image and
 binary-search the constant ``c``. They share everything but the update
 rule: one compiled inner loop (``_search_loop``) that keeps the closest
-successful image, stops images early, counts steps; and one Python
+successful image, stops once every image has stalled, counts steps; and one Python
 binary search (``binary_search``) that calls it with per-image ``c``.
 
 References:
@@ -21,13 +21,14 @@ import tensorflow as tf
 
 from .._checks import choice, positive
 from .._compile import LOOPS, check_jit, compile_fn, compiled_loop
-from .._tensor import adam_update, keep_best, per_image
+from .._tensor import adam_update, per_image
 from .._tensor import sum_per_image as _sum_per_image
 from .base import Attack
 from .objectives import margin
 
 _UPPER = 1e10  # "no upper bound yet" in the binary search
 _TANH_SHRINK = 1 - 1e-6  # keeps arctanh(2x - 1) finite at x = 0 and 1
+ABORT_WINDOW = 50  # fewest steps over which an image must stall before it counts as done
 
 
 def _search_loop(clf, targeted, *, steps, kappa, abort_early, init, step, distance, loop="auto", jit=True):
@@ -40,27 +41,49 @@ def _search_loop(clf, targeted, *, steps, kappa, abort_early, init, step, distan
     steps_used)``, where ``found`` says the image succeeded (with confidence
     ``kappa``) at least once for this ``c``. The steps run as
     ``_compile.compiled_loop`` (chunks of compiled, unrolled steps by default).
+
+    Early abort (``abort_early``): an image has stalled when, over a window
+    of ``max(steps // 10, ABORT_WINDOW)`` steps, neither its lowest loss fell
+    0.01 % below the lowest loss before the window (Carlini & Wagner's and
+    Foolbox's test, on the window's minimum) nor its best distance shrank;
+    the loop stops once every image of the batch has stalled. Stalled images
+    keep stepping until then: the batch's steps are paid for anyway, and
+    freezing an image only loses distance (the former per-image stop,
+    checked every ``steps // 10`` steps, gave median L2 1.29 instead of
+    1.04 on shapes at 20 steps x 3 searches). The window is long because
+    Adam overshoots: after an image first crosses the boundary its L2 keeps
+    growing for ~15 steps and its loss only beats the crossing's after ~40
+    (digits, c = 1); a 20-step window cut 100-step runs at 40 steps with
+    median L2 0.33 instead of 0.23. With 50, runs of up to 100 steps never
+    stop early (nothing to save without losing L2) and longer runs stop once
+    converged (digits, 400 and 1000 steps: stopped at 300 and 500, same
+    median L2). An image's result depends on when its batch stops, as in
+    Foolbox.
     """
-    check_every = max(steps // 10, 1)
+    window = max(steps // 10, ABORT_WINDOW)
+    big = np.finfo(np.float32).max
 
     def body(i, carry, consts):
-        state, active, used, found, prev, best_dist, best_x = carry
+        state, active, used, found, prev, low, prev_dist, best_dist, best_x = carry
         x, labels, c = consts
-        new, x_eval, logits, loss = step(i, state, x, labels, c)
+        state, x_eval, logits, loss = step(i, state, x, labels, c)
         # margin() clips at -kappa; with an infinite kappa it is the raw logit gap.
         success = margin(logits, labels, targeted, np.inf) < -kappa
         dist = distance(x_eval - x)
-        better = active & success & (dist < best_dist)
+        better = success & (dist < best_dist)
         best_dist = tf.where(better, dist, best_dist)
         best_x = tf.where(per_image(better, x), x_eval, best_x)
-        found |= active & success
-        used += tf.cast(active, tf.int32)
-        state = keep_best(active, new, state)
-        if abort_early:  # per image: stop when the loss fell by < 0.01% over the last 10% of steps
-            check = tf.equal((i + 1) % check_every, 0)
-            active &= ~(check & (loss > prev - 1e-4 * tf.abs(prev)))
-            prev = tf.where(check, loss, prev)
-        return state, active, used, found, prev, best_dist, best_x
+        found |= success
+        used += 1
+        if abort_early:
+            low = tf.minimum(low, loss)
+            check = tf.equal((i + 1) % window, 0)
+            stalled = (low > prev - 1e-4 * tf.abs(prev)) & ~(best_dist < prev_dist * (1 - 1e-4))
+            active &= ~(check & stalled)
+            prev = tf.where(check, tf.minimum(prev, low), prev)
+            prev_dist = tf.where(check, best_dist, prev_dist)
+            low = tf.where(check, big, low)
+        return state, active, used, found, prev, low, prev_dist, best_dist, best_x
 
     iterate = compiled_loop(body, steps, loop=loop, until=lambda carry: ~tf.reduce_any(carry[1]), jit=jit)
     start = compile_fn(init, jit)
@@ -68,8 +91,8 @@ def _search_loop(clf, targeted, *, steps, kappa, abort_early, init, step, distan
     def inner(x, labels, c, best_dist, best_x):
         n = x.shape[0]
         carry = (start(x), tf.ones([n], tf.bool), tf.zeros([n], tf.int32), tf.zeros([n], tf.bool),
-                 tf.fill([n], np.finfo(np.float32).max), best_dist, best_x)
-        _, _, used, found, _, best_dist, best_x = iterate(carry, (x, labels, c))
+                 tf.fill([n], big), tf.fill([n], big), best_dist, best_dist, best_x)
+        _, _, used, found, _, _, _, best_dist, best_x = iterate(carry, (x, labels, c))
         return best_dist, best_x, found, used
 
     return inner
@@ -150,11 +173,25 @@ class CarliniWagnerL2(_ConstantSearch):
         learning_rate: Adam step size (in ``w`` units).
         binary_search_steps: rounds of the search over c (>= 1).
         initial_const: first c for every image.
-        abort_early: stop an image once its loss stalls (< 0.01% decrease
-            over 10% of ``steps``).
-        loop: loop form (``_compile.compiled_loop``); ``auto`` runs chunks of
-            10 compiled, unrolled steps and stops when every image has stopped.
+        abort_early: stop once every image has stalled: over a window of
+            ``max(steps // 10, 50)`` steps neither its lowest loss fell by
+            0.01 % nor its best L2 shrank (``_search_loop``). Never stops a
+            run of 100 steps or fewer, so it costs no L2 there.
+        loop: loop form (``_compile.compiled_loop``); the early stop is
+            checked after every compiled chunk of steps.
         jit_compile: True, False or ``auto`` (``_compile.resolve_jit``).
+
+    Quality at small budgets (``benchmarks/cw_l2.py``, 32 correctly
+    classified images of trained models, 20 steps x 3 searches, lr 0.01):
+    the default equals ``abort_early=False`` and Foolbox's Adam C&W without
+    its abort (median L2 from c = 0.01: shapes 1.041, a ResNet-20 trained on
+    shapes 0.264; Foolbox with its abort 1.044 and 0.300). ART's gradient
+    descent with a line search (several forward passes per step, 20-70x our
+    time) doubles c per failed round: from c = 0.01 it fools none of the
+    shapes images and 78 % of the ResNet-20 ones (median L2 0.232 there,
+    ours 0.219 on the same images); from c = 1 it is behind on shapes (0.929
+    vs 0.806) and ahead on the ResNet-20 (0.478 vs 0.496), where
+    ``steps=50`` (same 3 searches) reaches 0.291.
 
     References:
         Carlini & Wagner, "Towards Evaluating the Robustness of Neural

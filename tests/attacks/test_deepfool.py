@@ -27,7 +27,7 @@ def test_deepfool_stops_each_image_early(l2_result):
     result, _, _ = l2_result
     its = result.iterations
     assert its.min() >= 1 and its.max() < 50 and its.mean() <= 4, its  # measured mean 2.4, max 5
-    assert result.params == {"steps": 50, "overshoot": 0.02, "candidates": 10, "norm": "l2"}
+    assert result.params == {"steps": 50, "overshoot": 0.02, "candidates": 10, "norm": "l2", "jit_compile": "auto"}
 
 
 def test_misclassified_images_are_left_alone(shapes_clf, shapes_correct):
