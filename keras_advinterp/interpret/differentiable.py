@@ -1,10 +1,10 @@
-"""Differentiable, XLA-compiled interpreters: CAM, Grad-CAM and Grad.
+"""Differentiable, compiled interpreters: CAM, Grad-CAM and Grad (XLA where jit_compile says).
 
 Attacks on interpreters (ADV2, AdvEdge; seeds/003_95601c10b3bd7c9c.txt, Sec. IV) differentiate
 through the map, which tf-keras-vis cannot do. Each class here exposes
 ``maps(x, class_index)``, a pure TensorFlow function usable inside
 ``tf.GradientTape`` and inside other compiled functions, and its ``__call__``
-runs it as one ``tf.function(jit_compile=True)``. Post-processing matches
+runs it as one compiled ``tf.function`` (cached). Post-processing matches
 tf-keras-vis exactly: ReLU, bilinear upsampling with aligned corners (what
 ``scipy.ndimage.zoom(order=1)`` does), per-map min-max with 1e-7.
 tests/interpret/test_differentiable.py checks the agreement.

@@ -49,7 +49,7 @@ def total_variation(m, beta: float):
 
 
 class MASK(Interpreter):
-    """Meaningful-perturbation masks, batched and XLA-compiled.
+    """Meaningful-perturbation masks, batched and compiled.
 
     Args:
         steps: Adam iterations (the paper uses 500 at 224x224).
