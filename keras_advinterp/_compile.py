@@ -16,6 +16,7 @@ module, so there is one place that decides
 
 from __future__ import annotations
 
+import functools
 import os
 
 import tensorflow as tf
@@ -65,7 +66,9 @@ def check_jit(value, name: str = "jit_compile"):
     raise ValueError(f"{name} must be True, False or 'auto'. Received: {name}={value!r}")
 
 
+@functools.lru_cache(maxsize=1)
 def gpu_available() -> bool:
+    """Whether TensorFlow sees a GPU (asked once: devices are fixed once TensorFlow has started)."""
     return bool(tf.config.list_logical_devices("GPU"))
 
 

@@ -120,6 +120,5 @@ class AttentionAttack(PGD):
 def attention_mass(clf, x, class_index, interpreter: str = "gradcam", feature_layer: str | None = None):
     """Per-image L1 mass of the un-normalised class attention map (NumPy (N,))."""
     heat = _heat(clf, choice(interpreter, "interpreter", INTERPRETERS), feature_layer)
-    fn = clf.compiled(("attention_mass", interpreter, heat.feature_layer),
-                      lambda: tf.function(lambda a, c: tf.reduce_sum(heat.raw(a, c), axis=[1, 2]), jit_compile=True))
+    fn = heat.compiled(lambda a, c: tf.reduce_sum(heat.raw(a, c), axis=[1, 2]), "attention_mass")
     return fn(tf.constant(x, tf.float32), tf.constant(class_index, tf.int32)).numpy()

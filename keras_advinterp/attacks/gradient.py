@@ -24,6 +24,8 @@ References:
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import tensorflow as tf
 
 from .._checks import choice, in_range, positive
@@ -32,6 +34,12 @@ from .._tensor import input_gradient, keep_best
 from .base import Attack
 from .norms import L1, get_norm
 from .objectives import Context, StepWeight, get_objective
+
+
+def _prepared_context(clf, objective, x, y, labels, targeted: bool) -> Context:
+    """The objective's context for a batch, its per-batch constants (``setup``) in ``extras``."""
+    ctx = Context(x=x, y=y, labels=labels, targeted=targeted)
+    return replace(ctx, extras=dict(objective.setup(clf, ctx)))
 
 
 def _graph_inputs(x, y, target, targeted: bool, seed):
@@ -76,8 +84,7 @@ class FGSM(Attack):
         norm, eps, objective = self.norm, self.eps, self.objective
 
         def run(x, y, labels):
-            ctx = Context(x=x, y=y, labels=labels, targeted=targeted)
-            ctx = Context(x=x, y=y, labels=labels, targeted=targeted, extras=objective.setup(clf, ctx))
+            ctx = _prepared_context(clf, objective, x, y, labels, targeted)
             _, g = input_gradient(lambda a: objective(clf, a, labels, ctx), x)
             return tf.clip_by_value(x + eps * norm.direction(g), 0.0, 1.0)
 
@@ -168,11 +175,10 @@ class PGD(Attack):
         norm = L1(self.l1_sparsity) if self.norm is L1 else self.norm
 
         def begin(x, y, labels, seed):
-            ctx = Context(x=x, y=y, labels=labels, targeted=targeted)
-            extras = dict(objective.setup(clf, ctx))
+            ctx = _prepared_context(clf, objective, x, y, labels, targeted)
+            extras = ctx.extras
             if weigh is not None:
-                extras["_step_weight"] = weigh(clf, Context(x=x, y=y, labels=labels, targeted=targeted,
-                                                            extras=extras))
+                extras["_step_weight"] = weigh(clf, ctx)
             x0 = tf.clip_by_value(x + norm.random_start(x, eps, seed), 0.0, 1.0) if random_start else x
             return x0, extras
 

@@ -136,7 +136,7 @@ def load_classifier(args):
 def load_inputs(args, clf) -> dict:
     """Images for ``clf`` from ``--image`` / ``--data``, labelled as the flags say.
 
-    Returns ``{x, y, names, label_source, skipped, resize, predicted}``: ``y``
+    Returns ``{x, y, names, label_source, skipped, skipped_lines, resize, predicted}``: ``y``
     holds the model's clean predictions where a label had to come from it.
     """
     import numpy as np
@@ -146,7 +146,7 @@ def load_inputs(args, clf) -> dict:
 
     if args.limit is not None and args.limit <= 0:
         raise ValueError(f"--limit must be a positive number of images. Received: --limit {args.limit}")
-    skipped, resize = [], args.resize
+    skipped, skipped_lines, resize = [], [], args.resize
     if args.image:
         x = datasets.read_images(args.image, clf.input_size, clf.channels, resize=resize)
         y = np.full(len(x), -1, np.int32)
@@ -156,6 +156,7 @@ def load_inputs(args, clf) -> dict:
                                       class_names=clf.class_names, limit=args.limit,
                                       unmatched="predict" if args.labels == "predicted" else "error", warn=False)
         x, y, names, skipped = folder.x, folder.y, [str(f) for f in folder.files], folder.skipped
+        skipped_lines = folder.skipped_lines()
         source = folder.label_source
     else:
         name = args.data or default_data(clf)
@@ -171,8 +172,8 @@ def load_inputs(args, clf) -> dict:
     predicted = y < 0
     if predicted.any():
         y = np.where(predicted, clf.predict(x).argmax(1), y).astype(np.int32)
-    return {"x": x, "y": y, "names": names, "label_source": source, "skipped": skipped, "resize": resize,
-            "predicted": int(predicted.sum())}
+    return {"x": x, "y": y, "names": names, "label_source": source, "skipped": skipped,
+            "skipped_lines": skipped_lines, "resize": resize, "predicted": int(predicted.sum())}
 
 
 def input_lines(inputs: dict) -> list[str]:
@@ -180,8 +181,7 @@ def input_lines(inputs: dict) -> list[str]:
     lines = [f"labels: {inputs['label_source']}"]
     if inputs["resize"]:
         lines.append(f"resize: {inputs['resize']} to the model's input")
-    for rel, why in inputs["skipped"]:
-        lines.append(f"skipped {rel}: {why}")
+    lines += inputs["skipped_lines"]
     if inputs["skipped"]:
         lines.append(f"{len(inputs['skipped'])} file(s) skipped")
     return lines

@@ -62,9 +62,11 @@ def run(args) -> None:
             lines.append(f"note: {attack.name} takes no "
                          f"{', '.join('--' + k.replace('_', '-') for k in ignored)}; ignored")
     np.savez_compressed(out / f"{interp.name}_maps.npz", **arrays)
+    method = f"{interp.name} on {clf.name}"
+    if args.class_index is not None:  # the maps explain this class, not each image's label
+        method += f", class {clf.class_names[args.class_index]}"
     pages = explanation_figures(out / f"{interp.name}.png", x, maps, [Path(n).name for n in names],
-                                class_names=clf.class_names, labels=cls,
-                                method=f"{interp.name} on {clf.name}", **fig)
+                                class_names=clf.class_names, labels=y, method=method, **fig)
     payload.update(figures=[str(p) for p in pages], maps=str(out / f"{interp.name}_maps.npz"))
     lines += common.input_lines(inputs)
     lines += [f"figure{'s' if len(pages) > 1 else ''}: {', '.join(str(p) for p in pages)}",
