@@ -25,7 +25,7 @@ class Classifier:
     Attributes:
         model: Keras model, input (N, H, W, C) float32 in [0, 1] at any H, W
             (resized inside to ``input_size``), output logits (N, classes).
-        class_names: one name per logit.
+        class_names: one name per logit (``class_0``, ... when built with None).
         input_size: (height, width) the network runs at.
         channels: 1 or 3.
         feature_layer: name of the last convolutional output (4-D) that CAM
@@ -42,7 +42,7 @@ class Classifier:
         self,
         model: keras.Model,
         *,
-        class_names: Sequence[str],
+        class_names: Sequence[str] | None,
         input_size: tuple[int, int],
         feature_layer: str | None,
         name: str,
@@ -50,6 +50,8 @@ class Classifier:
         channels: int = 3,
     ):
         n_out = model.outputs[0].shape[-1]
+        if class_names is None:
+            class_names = [f"class_{i}" for i in range(n_out)]
         if n_out != len(class_names):
             raise ValueError(
                 f"class_names has {len(class_names)} names but the model has {n_out} outputs. "

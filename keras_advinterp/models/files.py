@@ -193,9 +193,7 @@ def from_saved_model(
     model = keras.Model(raw, scores, name=f"{path.name}_classifier")
     if output == "probabilities" or (output == "auto" and _gives_probabilities(model, shape[-1], size)):
         model = keras.Model(raw, LogProbabilities(name="log_probabilities")(scores), name=model.name)
-    n_out = model.outputs[0].shape[-1]
-    return Classifier(model, class_names=list(class_names) if class_names is not None else
-                      [f"class_{i}" for i in range(n_out)], input_size=tuple(size), feature_layer=None,
+    return Classifier(model, class_names=class_names, input_size=tuple(size), feature_layer=None,
                       name=path.name, weights_source=f"SavedModel {path}", channels=shape[-1])
 
 

@@ -83,13 +83,11 @@ def from_keras(
     logits = _rebuild(model, x, _output_layer(model))
     flat = keras.Model(raw, logits, name=f"{model.name}_classifier")
 
-    n_out = logits.shape[-1]
-    names = list(class_names) if class_names is not None else [f"class_{i}" for i in range(n_out)]
     if feature_layer is None:
         feature_layer = _last_4d_layer(flat)
     return Classifier(
         flat,
-        class_names=names,
+        class_names=class_names,
         input_size=tuple(size),
         feature_layer=feature_layer,
         name=name or model.name,
