@@ -1,6 +1,6 @@
 """Small CAM-compatible CNNs that ship with the package (weights included).
 
-Both end in conv blocks -> global average pooling -> dense logits, the head
+All end in conv blocks -> global average pooling -> dense logits, the head
 CAM needs. Their weights come from ``training/train_embedded.py``, which
 reproduces them from a seed; they need no network.
 """
@@ -58,6 +58,36 @@ def _cam_cnn(input_size, channels, num_classes, widths, name, residual=True) -> 
     return keras.Model(raw, logits, name=name)
 
 
+def _separable_block(x, filters, stride, name):
+    """MobileNet V1 block: depthwise 3x3 -> BN -> ReLU -> pointwise 1x1 -> BN -> ReLU."""
+    x = layers.DepthwiseConv2D(3, strides=stride, padding="same", use_bias=False, name=f"{name}_dw")(x)
+    x = layers.BatchNormalization(name=f"{name}_dw_bn")(x)
+    x = layers.ReLU(name=f"{name}_dw_relu")(x)
+    x = layers.Conv2D(filters, 1, use_bias=False, name=f"{name}_pw")(x)
+    return layers.BatchNormalization(name=f"{name}_pw_bn")(x)
+
+
+def _mobile_cnn(input_size, channels, num_classes, stem, blocks, name) -> keras.Model:
+    """Like ``_cam_cnn`` but with depthwise-separable blocks; ``blocks`` is ((filters, stride), ...).
+
+    The last block's closing ReLU is the layer named ``features``.
+    """
+    raw = keras.Input((None, None, channels), name="pixels")
+    x = ResizeTo(*input_size, name="resize_to")(raw)
+    x = layers.Rescaling(2.0, offset=-1.0, name="preprocess")(x)
+    x = _conv_bn_relu(x, stem, 1, "stem")
+    for i, (filters, stride) in enumerate(blocks, start=1):
+        x = _separable_block(x, filters, stride, f"block{i}")
+        x = layers.ReLU(name="features" if i == len(blocks) else f"block{i}_out")(x)
+    x = layers.GlobalAveragePooling2D(name="gap")(x)
+    logits = layers.Dense(num_classes, name="logits")(x)
+    return keras.Model(raw, logits, name=name)
+
+
+# 64x64 stem -> 32x32 -> 16x16: features are 16x16, the same CAM grid as "shapes".
+_MOBILE_BLOCKS = ((32, 2), (32, 1), (64, 2), (64, 1), (128, 1), (128, 1))
+
+
 @dataclass(frozen=True)
 class EmbeddedSpec:
     build: Callable[[], keras.Model]
@@ -82,6 +112,11 @@ EMBEDDED = {
         lambda: _cam_cnn((32, 32), 1, 10, (16, 32, 64), "digits", residual=False),
         digits_data.CLASS_NAMES, (32, 32), 1, "digits",
         "plain CNN (3 conv blocks, GAP, dense) on scikit-learn's handwritten digits",
+    ),
+    "shapes_mobile": EmbeddedSpec(
+        lambda: _mobile_cnn((64, 64), 3, len(shapes_data.SHAPES), 16, _MOBILE_BLOCKS, "shapes_mobile"),
+        shapes_data.SHAPES, (64, 64), 3, "shapes",
+        "MobileNet-style CNN (6 depthwise-separable blocks, GAP, dense) on the generated shapes set",
     ),
 }
 
