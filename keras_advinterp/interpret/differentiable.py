@@ -38,13 +38,29 @@ def zoom_matrix(out_size: int, in_size: int) -> np.ndarray:
 
 
 def upsample(maps, height: int, width: int):
-    """(N, h, w) -> (N, height, width), differentiable, as tf-keras-vis's zoom."""
+    """(N, h, w) -> (N, height, width), differentiable, as tf-keras-vis's zoom.
+
+    With a size unknown while tracing (a serving graph taking any image
+    size), the same aligned-corner bilinear resize runs as a TensorFlow op.
+    """
     h, w = maps.shape[1], maps.shape[2]
+    if not (isinstance(height, int) and isinstance(width, int) and h is not None and w is not None):
+        size = tf.cast(tf.stack([height, width]), tf.int32)
+        return tf.raw_ops.ResizeBilinear(images=maps[..., None], size=size, align_corners=True)[..., 0]
     if (h, w) == (height, width):
         return maps
     ry = tf.constant(zoom_matrix(height, h))
     rx = tf.constant(zoom_matrix(width, w))
     return tf.einsum("Hh,nhw,Ww->nHW", ry, maps, rx)
+
+
+def _spatial(x):
+    """(height, width) of an NHWC batch: ints when known while tracing, else tensors."""
+    h, w = x.shape[1], x.shape[2]
+    if h is None or w is None:
+        dyn = tf.shape(x)
+        return (dyn[1] if h is None else h), (dyn[2] if w is None else w)
+    return h, w
 
 
 def normalize(maps):
@@ -65,6 +81,17 @@ class Differentiable(Interpreter):
     def maps(self, x, class_index):
         """(N, H, W) maps in [0, 1] as a differentiable TensorFlow expression."""
         raise NotImplementedError
+
+    def maps_and_logits(self, x, class_index=None):
+        """``(maps, logits)`` of ``x``; ``class_index`` None explains each image's predicted class.
+
+        Subclasses share one forward pass between the two; this default
+        runs the model once more for the logits.
+        """
+        logits = self.clf.model(x, training=False)
+        if class_index is None:
+            class_index = tf.argmax(logits, axis=-1, output_type=tf.int32)
+        return self.maps(x, class_index), logits
 
     def explain_batch(self, x, class_index):
         fn = self.compiled(self.maps)
@@ -106,13 +133,22 @@ class CAM(Differentiable):
 
     def raw(self, x, class_index):
         """(N, h, w) un-normalised map at feature resolution (attention attacks use its mass)."""
-        # XLA prunes the unused logits output; one shared feature model serves every map
-        feats = self.clf.features_and_logits(self.feature_layer)(x, training=False)[0]
+        return self.raw_and_logits(x, class_index)[0]  # unused logits are pruned in the graph
+
+    def raw_and_logits(self, x, class_index=None):
+        """``(raw map, logits)`` from one forward pass; None explains the predicted class."""
+        feats, logits = self.clf.features_and_logits(self.feature_layer)(x, training=False)
+        if class_index is None:
+            class_index = tf.argmax(logits, axis=-1, output_type=tf.int32)
         w = tf.gather(self.dense.kernel, tf.cast(class_index, tf.int32), axis=1)  # (k, N)
-        return tf.nn.relu(tf.einsum("nhwk,kn->nhw", feats, tf.cast(w, feats.dtype)))
+        return tf.nn.relu(tf.einsum("nhwk,kn->nhw", feats, tf.cast(w, feats.dtype))), logits
 
     def maps(self, x, class_index):
-        return normalize(upsample(self.raw(x, class_index), x.shape[1], x.shape[2]))
+        return normalize(upsample(self.raw(x, class_index), *_spatial(x)))
+
+    def maps_and_logits(self, x, class_index=None):
+        raw, logits = self.raw_and_logits(x, class_index)
+        return normalize(upsample(raw, *_spatial(x))), logits
 
 
 class GradCAMXLA(Differentiable):
@@ -126,17 +162,27 @@ class GradCAMXLA(Differentiable):
 
     def raw(self, x, class_index):
         """(N, h, w) un-normalised map at feature resolution (attention attacks use its mass)."""
+        return self.raw_and_logits(x, class_index)[0]
+
+    def raw_and_logits(self, x, class_index=None):
+        """``(raw map, logits)`` from one forward pass; None explains the predicted class."""
         # The tape must record the head while it runs; feats only exist after the
         # forward pass, so it watches variables (the default) rather than feats.
         with tf.GradientTape() as tape:
             feats, logits = self.clf.features_and_logits(self.feature_layer)(x, training=False)
+            if class_index is None:
+                class_index = tf.argmax(logits, axis=-1, output_type=tf.int32)
             score = tf.reduce_sum(class_scores(logits, class_index))
         grads = tape.gradient(score, feats)
         weights = tf.reduce_mean(grads, axis=[1, 2], keepdims=True)
-        return tf.nn.relu(tf.reduce_sum(feats * weights, axis=-1))
+        return tf.nn.relu(tf.reduce_sum(feats * weights, axis=-1)), logits
 
     def maps(self, x, class_index):
-        return normalize(upsample(self.raw(x, class_index), x.shape[1], x.shape[2]))
+        return normalize(upsample(self.raw(x, class_index), *_spatial(x)))
+
+    def maps_and_logits(self, x, class_index=None):
+        raw, logits = self.raw_and_logits(x, class_index)
+        return normalize(upsample(raw, *_spatial(x))), logits
 
 
 class Grad(Differentiable):
@@ -163,8 +209,15 @@ class Grad(Differentiable):
         return {**super().params(), "relu_beta": self.relu_beta}
 
     def maps(self, x, class_index):
+        return self.maps_and_logits(x, class_index)[0]
+
+    def maps_and_logits(self, x, class_index=None):
+        """``(maps, logits)``; the logits are the explained model's (the smoothed copy's with ``relu_beta``)."""
         with tf.GradientTape(watch_accessed_variables=False) as tape:
             tape.watch(x)
-            score = tf.reduce_sum(class_scores(self._model(x, training=False), class_index))
+            logits = self._model(x, training=False)
+            if class_index is None:
+                class_index = tf.argmax(logits, axis=-1, output_type=tf.int32)
+            score = tf.reduce_sum(class_scores(logits, class_index))
         grads = tape.gradient(score, x)
-        return normalize(tf.reduce_max(tf.abs(grads), axis=-1))
+        return normalize(tf.reduce_max(tf.abs(grads), axis=-1)), logits

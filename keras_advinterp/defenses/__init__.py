@@ -1,0 +1,30 @@
+"""Detectors of adversarial inputs, behind one interface (``base.Detector``).
+
+    det = SaliencyDetector(clf, theta=0.1, enhance="zero_mean")
+    det.fit(x_clean, fpr=0.05).evaluate(x_clean_test, x_adv)
+
+``SaliencyDetector`` (Ye et al., seeds/002_3d875c39384c5e79.txt) and
+``FeatureSqueezing`` (Xu et al., NDSS 2018) are here; papers 000 and 003
+add their binary and multi-interpreter detectors, and the adversarial
+training step, to this package.
+"""
+
+from __future__ import annotations
+
+from .base import DetectionReport, Detector, DetectorLayer, NotFittedError, NotGraphSafeError, roc_auc, threshold_at_fpr
+from .emphasis import (
+    ENHANCEMENTS,
+    SaliencyDetector,
+    color_reverse,
+    emphasis_image,
+    enhance_images,
+    plot_theta_sweep,
+    theta_sweep,
+    zero_mean,
+)
+from .squeeze import BitDepth, FeatureSqueezing, Median, NonLocalMeans, Squeezer, get_squeezer
+
+__all__ = ["Detector", "DetectionReport", "DetectorLayer", "NotFittedError", "NotGraphSafeError", "roc_auc",
+           "threshold_at_fpr", "SaliencyDetector", "theta_sweep", "plot_theta_sweep", "emphasis_image",
+           "color_reverse", "zero_mean", "enhance_images", "ENHANCEMENTS",
+           "FeatureSqueezing", "Squeezer", "BitDepth", "Median", "NonLocalMeans", "get_squeezer"]
