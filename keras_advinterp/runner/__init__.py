@@ -9,9 +9,11 @@ for. ``run`` writes ``<out>/<paper>/<name>.{md,csv,json}`` (+ PNG), or
 
 from __future__ import annotations
 
+from .cache import AdversarialSet, cache_dir, cached_attack
 from .discovery import discover, experiments_dir, load_experiment, resolve
 from .experiment import Experiment, Table, results_folder, run
 from .report import versions
 
-__all__ = ["Experiment", "Table", "run", "results_folder", "versions", "discover", "resolve",
+__all__ = ["cached_attack", "AdversarialSet", "cache_dir",
+           "Experiment", "Table", "run", "results_folder", "versions", "discover", "resolve",
            "load_experiment", "experiments_dir"]

@@ -13,10 +13,13 @@ import platform
 from pathlib import Path
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Writes ``text`` to ``path`` through a temporary file."""
+def write_atomic(path: Path, content: str | bytes) -> None:
+    """Writes ``content`` (text or bytes) to ``path`` through a temporary file."""
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
+    if isinstance(content, bytes):
+        tmp.write_bytes(content)
+    else:
+        tmp.write_text(content)
     os.replace(tmp, path)
 
 
