@@ -131,3 +131,17 @@ def test_attack_save_dir_writes_lossless_copy_with_source_names(tmp_path, capsys
 def test_attack_param_errors(argv, match, capsys):
     assert cli.main(argv) == 2
     assert match in capsys.readouterr().err
+
+
+def test_experiment_takes_a_model_list_and_any_setting(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("KERAS_ADVINTERP_CACHE", str(tmp_path / "cache"))
+    argv = ["experiment", "ye_saliency/table5_comparison", "--quick", "--model", "shapes_mobile",
+            "--set", "fgsm_eps_255=4", "--set", "limit=16", "--out", str(tmp_path), "--json"]
+    assert cli.main(argv) == 0
+    rec = json.loads(capsys.readouterr().out)
+    assert rec["settings"]["models"] == ["shapes_mobile"] and rec["settings"]["fgsm_eps_255"] == 4
+    assert rec["settings"]["limit"] == 16 and len(rec["table"]) == 3
+    assert cli.main(["experiment", "ye_saliency/table5_comparison", "--quick", "--set", "nonsense"]) == 2
+    assert "--set takes KEY=VALUE" in capsys.readouterr().err
+    assert cli.main(["experiment", "ye_saliency/table5_comparison", "--quick", "--set", "epz=3"]) == 2
+    assert "unknown settings" in capsys.readouterr().err
