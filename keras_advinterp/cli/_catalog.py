@@ -2,7 +2,7 @@
 
 ``advinterp --help`` and argument errors must answer fast, before the
 TensorFlow import; tests/cli/test_catalog.py checks this table against
-``attacks.REGISTRY`` and ``interpret.REGISTRY``.
+``attacks.REGISTRY``, ``interpret.REGISTRY`` and ``defenses.REGISTRY``.
 """
 
 ATTACKS = {
@@ -30,6 +30,11 @@ INTERPRETERS = {
     "saliency": "Vanilla gradient saliency (max |grad| over channels) via tf-keras-vis.",
     "scorecam": "Score-CAM through ``tf_keras_vis.scorecam.Scorecam``.",
     "smoothgrad": "SmoothGrad: saliency averaged over ``samples`` noisy copies (noise x range).",
+}
+
+DETECTORS = {
+    "feature_squeezing": "Flags inputs whose prediction moves when they are squeezed (Xu et al.'s joint detection).",
+    "saliency": "Flags an input when its label changes on the saliency-emphasised (and enhanced) image.",
 }
 
 

@@ -24,7 +24,10 @@ from .emphasis import (
 )
 from .squeeze import BitDepth, FeatureSqueezing, Median, NonLocalMeans, Squeezer, get_squeezer
 
+REGISTRY: dict[str, type[Detector]] = {cls.name: cls for cls in (SaliencyDetector, FeatureSqueezing)}
+
 __all__ = ["Detector", "DetectionReport", "DetectorLayer", "NotFittedError", "NotGraphSafeError", "roc_auc",
            "threshold_at_fpr", "SaliencyDetector", "theta_sweep", "plot_theta_sweep", "emphasis_image",
            "color_reverse", "zero_mean", "enhance_images", "ENHANCEMENTS",
-           "FeatureSqueezing", "Squeezer", "BitDepth", "Median", "NonLocalMeans", "get_squeezer"]
+           "FeatureSqueezing", "Squeezer", "BitDepth", "Median", "NonLocalMeans", "get_squeezer",
+           "REGISTRY"]

@@ -282,7 +282,7 @@ def check_squeezers(squeezers, channels: int | None = None) -> tuple[Squeezer, .
 
 
 class FeatureSqueezing(Detector):
-    """Flags inputs whose prediction moves when the input is squeezed (Xu et al.'s joint detection).
+    """Flags inputs whose prediction moves when they are squeezed (Xu et al.'s joint detection).
 
     Score = max over squeezers s of ``|| softmax(f(x)) - softmax(f(s(x))) ||_1``.
 

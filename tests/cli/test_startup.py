@@ -4,7 +4,7 @@ import subprocess
 import sys
 import textwrap
 
-from keras_advinterp import attacks, data, interpret
+from keras_advinterp import attacks, data, defenses, interpret
 from keras_advinterp.cli import _catalog, _common
 
 
@@ -54,4 +54,5 @@ def test_catalog_matches_the_registries():
 
     assert _catalog.ATTACKS == {name: first_line(cls) for name, cls in attacks.REGISTRY.items()}
     assert _catalog.INTERPRETERS == {name: first_line(cls) for name, cls in interpret.REGISTRY.items()}
+    assert _catalog.DETECTORS == {name: first_line(cls) for name, cls in defenses.REGISTRY.items()}
     assert _common.RESIZE_CHOICES == data.RESIZE_MODES
