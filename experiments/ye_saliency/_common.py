@@ -75,15 +75,43 @@ def prepare_model(name: str, s: dict) -> dict:
     d = data.load(source, "test", limit=s["limit"], seed=s["seed"])
     keep = clf.predict(d.x).argmax(1) == d.y
     x, y = d.x[keep], d.y[keep]
-    sets, info = {"clean": x}, {"loaded": len(d), "clean_correct": int(keep.sum())}
+    sets, results, info = {"clean": x}, {}, {"loaded": len(d), "clean_correct": int(keep.sum())}
     for kind, attack, target in (("fgsm", fgsm(s), None), ("cw", cw(s), targets(y, clf.num_classes, s["seed"]))):
-        res = cached_attack(attack, clf, x, y, target, seed=s["seed"], batch_size=s["batch_size"])
+        res = results[kind] = cached_attack(attack, clf, x, y, target, seed=s["seed"], batch_size=s["batch_size"])
         sets[kind] = res.x_adv[res.success]
         info[f"{kind}_success_rate"] = float(np.mean(res.success))
         info[f"{kind}_count"] = int(res.success.sum())
         info[f"{kind}_seconds"] = res.seconds
         info[f"{kind}_from_cache"] = res.from_cache
-    return {"clf": clf, "sets": sets, "info": info, "data_name": d.name}
+    return {"clf": clf, "sets": sets, "results": results, "y": y, "info": info, "data_name": d.name}
+
+
+def prepare_shown(s: dict, kinds=("fgsm", "cw")) -> dict:
+    """The figures' context: the first model with every image's attack result (fooled or not), and ``pick``.
+
+    ``sets[kind]`` holds the adversarial version of every clean image (same
+    index as ``sets["clean"]``); ``pick`` the ``s["images"]`` images shown:
+    those on which every attack in ``kinds`` succeeded, one per class first.
+    """
+    name = s["models"][0]
+    m = prepare_model(name, s)
+    ok = np.ones(len(m["y"]), bool)
+    sets = {"clean": m["sets"]["clean"]}
+    for kind, res in m["results"].items():
+        sets[kind] = res.x_adv
+        if kind in kinds:
+            ok &= res.success
+    return {"models": {name: {**m, "sets": sets}}, "clf": m["clf"], "name": name, "y": m["y"],
+            "pick": pick(m["y"], ok, s["images"])}
+
+
+def pick(y, ok, n: int) -> list[int]:
+    """The first ``n`` indices where ``ok``, one per class first, then in order."""
+    idx = np.flatnonzero(ok)
+    if idx.size == 0:
+        raise ValueError("no image on which every attack succeeded: raise limit or the attack strength.")
+    first = [int(i) for k, i in enumerate(idx) if y[i] not in y[idx[:k]]]
+    return sorted((first + [int(i) for i in idx if i not in first])[:n])
 
 
 def prepare(s: dict) -> dict:
@@ -131,6 +159,11 @@ def setting_notes(ctx: dict, s: dict) -> list[str]:
     notes.append(f"Attacks: FGSM Linf eps = {s['fgsm_eps_255']:g}/255 (untargeted); C&W-L2 targeted at a random "
                  f"other class, {s['cw']} (ours); the paper used ART's FGSM and Carlini's C&W-L2 with parameters it "
                  "does not state. Detection rates count successful adversarial examples only.")
+    if not s["cw"].get("confidence"):
+        notes.append("C&W-L2 at confidence 0 leaves each example just across the decision boundary (the smallest L2 "
+                     "that flips the label), so almost any change to the input, an emphasis or an enhancement, moves "
+                     "its label again: that is why our C&W detection rates are high from small theta on. A margin "
+                     "(--set 'cw={\"confidence\": 5, ...}') makes them harder to detect.")
     notes.append("OSPA (the paper's 'original samples prediction accuracy') is the share of clean, correctly "
                  "classified images the detector lets through (their label is unchanged), i.e. 1 - false-positive "
                  "rate; the detection rate is the share of adversarial examples flagged.")

@@ -48,9 +48,14 @@ def versions() -> dict:
 
 
 def describe(context) -> dict:
-    """``describe()`` of every context value that has one (model, data)."""
-    items = context.items() if isinstance(context, dict) else []
-    return {k: v.describe() for k, v in items if hasattr(v, "describe")}
+    """``describe()`` of every context value that has one (model, data), looking inside nested dicts."""
+    out = {}
+    for k, v in (context.items() if isinstance(context, dict) else []):
+        if hasattr(v, "describe"):
+            out[k] = v.describe()
+        elif isinstance(v, dict) and (inner := describe(v)):
+            out[k] = inner
+    return out
 
 
 def write_results(stem: Path, record: dict) -> dict[str, str]:
