@@ -65,7 +65,30 @@ def summarize(rows, s, ctx):
         "The paper's text and table disagree on which OSPA belongs to which enhancement (93.7 vs 94.3); we print "
         "its table as it stands.",
     ]
-    return Table(rows=table, notes=notes, title=TITLE)
+    return Table(rows=table, notes=notes, title=TITLE, figure=lambda path: _figure(path, table))
+
+
+def _figure(path, table):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cols = [KIND_LABEL[k] for k in KINDS]
+    fig, axes = plt.subplots(1, len(table), figsize=(4.2 * len(table), 3.4), sharey=True)
+    for ax, row in zip(axes, table):
+        pos = np.arange(len(cols))
+        ax.bar(pos - 0.2, [row[c] or 0 for c in cols], 0.4, label="ours")
+        ax.bar(pos + 0.2, [row[f"{c} (paper)"] for c in cols], 0.4, alpha=0.6, label="paper (VGG16)")
+        ax.set_xticks(pos, cols)
+        ax.set_title(f"{row['method']}\n{row['parameters']}", fontsize=9)
+        ax.set_ylim(0, 105)
+        ax.grid(alpha=0.3, axis="y")
+    axes[0].set_ylabel("%")
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 EXPERIMENT = Experiment(name="table5_comparison", paper="ye_saliency", title=TITLE, defaults=DEFAULTS, quick=QUICK,
