@@ -53,3 +53,16 @@ def test_attack_on_20_then_23_images_does_not_retrace(digits_clf, digits_data):
     assert tracing_count(digits_clf._compiled[key]) == traces > 0
     assert len(b.x_adv) == 23 and len(a.x_adv) == 20
     np.testing.assert_array_equal(a.x_adv, b.x_adv[:20])  # the padded rows never change the real ones
+
+
+def test_one_batch_is_returned_without_a_copy_but_never_as_an_alias_of_the_input():
+    from keras_advinterp._batching import map_batches
+
+    x = np.arange(8, dtype=np.float32).reshape(8, 1)
+    same = map_batches(lambda a: a, [x], 8)  # fn hands back its input: the result must still be a copy
+    assert not np.may_share_memory(same, x)
+    same[0] = -1
+    assert x[0, 0] == 0
+    out = map_batches(lambda a: {"y": a * 2, "z": (a + 1)}, [x], 8)
+    np.testing.assert_array_equal(out["y"], x * 2)
+    np.testing.assert_array_equal(map_batches(lambda a: a * 3, [x], 3), x * 3)  # several batches

@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 
 from ..models import Classifier
+from .graph import flat_name
 
 
 class ModelModifier:
@@ -46,6 +47,7 @@ def modify(clf: Classifier, modifier, *, name: str | None = None) -> Classifier:
         raise ValueError("the modifier returned the original model: modifiers must return a new model "
                          "(the original Classifier is never changed)")
     label = getattr(modifier, "name", getattr(modifier, "__name__", "modified"))
+    feature_layer = flat_name(clf.model, model, clf.feature_layer)  # a nested model may have been inlined
     return Classifier(model, class_names=clf.class_names, input_size=clf.input_size,
-                      feature_layer=clf.feature_layer, name=name or f"{clf.name}+{label}",
+                      feature_layer=feature_layer, name=name or f"{clf.name}+{label}",
                       weights_source=f"{clf.weights_source}, modified by {modifier!r}", channels=clf.channels)
