@@ -23,7 +23,7 @@ from keras_advinterp.interpret import show
 from keras_advinterp.runner import Experiment, Table
 
 TITLE = "The saliency detection framework on a clean, an FGSM and a C&W-L2 input (Ye et al., Fig. 3)"
-DEFAULTS = {**DEFAULTS, "models": ["shapes"], "images": 1, "theta": 0.1, "enhance": "zero_mean", "center": 0.5}
+DEFAULTS = {**DEFAULTS, "models": ["shapes"], "images": 1, "theta": 0.1, "enhance": "zero_mean", "center": "auto"}
 KINDS = ("clean", "fgsm", "cw")
 SET_NAME = {"clean": "clean", "fgsm": "FGSM", "cw": "C&W-L2"}
 
@@ -55,7 +55,8 @@ def summarize(rows, s, ctx):
         f"{ctx['name']} on which both FGSM and C&W-L2 succeed (one per class first; not chosen by verdict), and on "
         "their adversarial versions ('image' is the index in the clean set). Detector: Grad-CAM (our GradCAMXLA) of "
         f"the predicted class c, emphasis image clip(x + {s['theta']:g} * map, 0, 1), enhancement "
-        f"{detector(ctx, s).enhance!r} (zero mean re-centres each channel on {s['center']}), label t on the result; "
+        f"{detector(ctx, s).enhance!r} (zero mean re-centres each channel on {detector(ctx, s).center}), label t on "
+        "the result; "
         "verdict 'flagged' when t != c (score = best other class's probability minus c's, > 0 exactly then).",
         "A single image per set illustrates the pipeline; detection rates are Tables I-V's business.",
     ]
@@ -89,7 +90,7 @@ def figure(path, s, ctx):
         show(ax[1], x[j], e["maps"][j], title=f"Grad-CAM W of '{c}'")
         show(ax[2], e["emphasis"][j], title=f"emphasis x + {s['theta']:g} W" + ("" if enhanced else f"\nlabel t: {t}"))
         if enhanced:
-            shown = viewable(e["enhanced"][j], s["center"] if "zero_mean" in det.enhance else 0.5)
+            shown = viewable(e["enhanced"][j], det.center if "zero_mean" in det.enhance else 0.5)
             show(ax[3], shown, title=f"{det.enhance.replace('_', ' ')}\nlabel t: {t}")
         flagged = score > 0
         ax[-1].axis("off")

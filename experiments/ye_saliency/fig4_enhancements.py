@@ -18,13 +18,13 @@ import numpy as np
 from _common import DEFAULTS, QUICK, SOURCE, main, paper_slot
 
 from keras_advinterp import data, models
-from keras_advinterp.defenses import ENHANCEMENTS, SaliencyDetector, enhance_images
+from keras_advinterp.defenses import ENHANCEMENTS, SaliencyDetector, enhance_images, neutral_pixel
 from keras_advinterp.interpret import show
 from keras_advinterp.runner import Experiment, Table
 
 TITLE = "Colour reversing and zero mean on clean images, with the model's labels (Ye et al., Fig. 4)"
 DEFAULTS = {**{k: v for k, v in DEFAULTS.items() if k not in ("fgsm_eps_255", "cw")},
-            "models": ["shapes"], "images": 4, "theta": 0.1, "center": 0.5}
+            "models": ["shapes"], "images": 4, "theta": 0.1, "center": "auto"}
 QUICK = {"limit": QUICK["limit"]}
 SHOWN = {"none": "original", "color_reverse": "colour reversed (BGR)", "zero_mean": "zero mean",
          "color_reverse+zero_mean": "colour reversed + zero mean"}
@@ -60,7 +60,8 @@ def processed(ctx, s, enhance):
     memo = ctx.setdefault("processed", {})
     if enhance not in memo:
         x = ctx["x"][ctx["pick"]]
-        xp = enhance_images(x, enhance, s["center"])  # zero mean leaves [0, 1]: the model sees it as the detector does
+        # zero mean leaves [0, 1]: the model sees it as the detector does
+        xp = enhance_images(x, enhance, center(ctx, s))
         det = SaliencyDetector(ctx["clf"], theta=s["theta"], enhance=enhance, center=s["center"],
                                batch_size=s["batch_size"])
         e = det.explain(x)
@@ -89,13 +90,19 @@ def summarize(rows, s, ctx):
         f"Paper figure: {SOURCE}, Fig. 4 (ImageNet images, no labels printed). Setting differs from the paper: the "
         "embedded model on its own generated shapes set instead of Keras's ImageNet VGG16/ResNet50 on ILSVRC2012.",
         f"Colour reversing swaps the RGB channels to BGR; zero mean subtracts each image's per-channel mean and adds "
-        f"{s['center']} (our reading, see keras_advinterp/defenses/emphasis.py). Zero-mean images can leave [0, 1] and "
+        f"{center(ctx, s)} (our reading, see keras_advinterp/defenses/emphasis.py). Zero-mean images can leave [0, 1] "
+        "and "
         "are given to the model as they are; the figure shows those scaled about the centre into [0, 1] for viewing.",
         "'label on processed image' is the model's label on the enhanced image alone; 'emphasis label', 'score' and "
         f"'flagged' are the saliency detector's with that enhancement at theta = {s['theta']:g} (flagged when the "
         "label on the enhanced emphasis image differs from the input's predicted label, score > 0).",
     ]
     return Table(rows=rows, notes=notes, title=TITLE, figure=lambda path: figure(path, s, ctx))
+
+
+def center(ctx, s):
+    """The zero-mean centre: the setting, or with "auto" the pixel the model's preprocessing maps to 0."""
+    return neutral_pixel(ctx["clf"]) if s["center"] == "auto" else s["center"]
 
 
 def viewable(img, center=0.5):
@@ -117,7 +124,7 @@ def figure(path, s, ctx):
         p = processed(ctx, s, enhance)
         for j, i in enumerate(idx):
             label = names[p["label_processed"][j]]
-            img = viewable(p["x"][j], s["center"]) if "zero_mean" in enhance else p["x"][j]
+            img = viewable(p["x"][j], center(ctx, s)) if "zero_mean" in enhance else p["x"][j]
             show(axes[j, k], img, title=f"{SHOWN[enhance]}\nlabel: {label}")
             axes[j, k].title.set_color("firebrick" if p["label_processed"][j] != ctx["y"][i] else "black")
     for j, i in enumerate(idx):

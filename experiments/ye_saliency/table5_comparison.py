@@ -26,7 +26,7 @@ METHODS = {
     "saliency map & color reversing": ("theta = 0.1", 94.3, 69.5, 47.8),
     "saliency map & zero mean": ("theta = 0.1", 93.7, 82.8, 69.6),
 }
-DEFAULTS = {**DEFAULTS, "models": ["shapes"], "theta": 0.1, "center": 0.5}
+DEFAULTS = {**DEFAULTS, "models": ["shapes"], "theta": 0.1, "center": "auto"}
 
 
 def run_unit(ctx, s, unit):

@@ -18,6 +18,7 @@ from .emphasis import (
     color_reverse,
     emphasis_image,
     enhance_images,
+    neutral_pixel,
     plot_theta_sweep,
     theta_sweep,
     zero_mean,
@@ -27,7 +28,7 @@ from .squeeze import BitDepth, FeatureSqueezing, Median, NonLocalMeans, Squeezer
 REGISTRY: dict[str, type[Detector]] = {cls.name: cls for cls in (SaliencyDetector, FeatureSqueezing)}
 
 __all__ = ["Detector", "DetectionReport", "DetectorLayer", "NotFittedError", "NotGraphSafeError", "roc_auc",
-           "threshold_at_fpr", "SaliencyDetector", "theta_sweep", "plot_theta_sweep", "emphasis_image",
+           "threshold_at_fpr", "SaliencyDetector", "neutral_pixel", "theta_sweep", "plot_theta_sweep", "emphasis_image",
            "color_reverse", "zero_mean", "enhance_images", "ENHANCEMENTS",
            "FeatureSqueezing", "Squeezer", "BitDepth", "Median", "NonLocalMeans", "get_squeezer",
            "REGISTRY"]

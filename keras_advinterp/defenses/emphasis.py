@@ -18,11 +18,12 @@ Our reading where the paper is silent: the map explains the label predicted
 on x as received; the enhancement is applied to the emphasis image (at
 theta = 0 the check compares the labels of x and of enhance(x), which is
 what the paper's theta = 0 rows of Tables II and III measure); zero mean
-subtracts each image's per-channel mean and adds ``center`` (0.5, the middle
-of the pixel range, so a model whose preprocessing maps [0, 1] to [-1, 1]
-sees a zero-mean input; for Keras's caffe-style ImageNet models give the
-ImageNet mean in [0, 1]). Zero-mean images can leave [0, 1]; they are not
-clipped, which would move the mean.
+subtracts each image's per-channel mean and adds ``center``, by default the
+pixel value the model's own preprocessing maps to 0 (``neutral_pixel``: 0.5
+for a [-1, 1] model, the ImageNet mean for Keras's caffe- and torch-style
+ImageNet models), so the network sees an input of zero mean, as the paper's
+"zero mean" does on preprocessed images. Zero-mean images can leave [0, 1];
+they are not clipped, which would move the mean.
 """
 
 from __future__ import annotations
@@ -96,8 +97,8 @@ class SaliencyDetector(Detector):
             ``color_reverse+zero_mean`` (alias ``both``).
         interpreter: ``gradcam`` (the paper's), ``cam``, ``grad``, or a
             differentiable interpreter instance built on ``clf``.
-        center: the per-channel mean zero-mean images are given (a number
-            or one per channel).
+        center: the per-channel mean zero-mean images are given: a number,
+            one per channel, or ``auto`` (``neutral_pixel(clf)``).
         threshold: flag when the score is above it; 0 (the default) is the
             paper's rule "the label changed".
         batch_size, jit_compile: as every detector.
@@ -109,12 +110,12 @@ class SaliencyDetector(Detector):
 
     name = "saliency"
 
-    def __init__(self, clf, *, theta: float = 0.1, enhance: str = "none", interpreter="gradcam", center=0.5,
+    def __init__(self, clf, *, theta: float = 0.1, enhance: str = "none", interpreter="gradcam", center="auto",
                  threshold: float | None = 0.0, batch_size: int = 32, jit_compile="auto"):
         super().__init__(clf, threshold=threshold, batch_size=batch_size, jit_compile=jit_compile)
         self.theta = in_range(theta, "theta", 0.0, 1.0)
         self.enhance = check_enhance(enhance, clf.channels)
-        self.center = _check_center(center, clf.channels)
+        self.center = _check_center(neutral_pixel(clf) if _is_auto(center) else center, clf.channels)
         self.interpreter = _differentiable(interpreter, clf, jit_compile)
 
     def params(self) -> dict:
@@ -176,7 +177,7 @@ class SaliencyDetector(Detector):
 
 
 def theta_sweep(clf, x_clean, x_adv, *, thetas=(0.0, 0.1, 0.2, 0.3, 0.4, 0.5), enhance: str = "none",
-                interpreter="gradcam", center=0.5, batch_size: int = 32, jit_compile="auto") -> list[dict]:
+                interpreter="gradcam", center="auto", batch_size: int = 32, jit_compile="auto") -> list[dict]:
     """Detection rate and clean pass rate (OSPA) against theta, at the paper's rule (threshold 0).
 
     Returns one dict per theta: ``theta``, ``clean_pass_rate`` (the paper's
@@ -224,12 +225,48 @@ def plot_theta_sweep(rows: list[dict], path, *, title: str = "", paper: dict | N
     plt.close(fig)
 
 
+def neutral_pixel(clf):
+    """The pixel value (one per channel) that ``clf``'s preprocessing maps to 0, or 0.5 if it cannot tell.
+
+    Probes the model's ``preprocess`` layer (every model this package builds
+    or wraps has one) as the affine map it is, on constant images: 0.5 for
+    a [-1, 1] model, (0.485, 0.458, 0.408) for Keras's caffe-style ResNet50
+    and VGG16, the ImageNet mean for torch-style DenseNet. A model without
+    that layer, or whose preprocessing is not affine, gets 0.5.
+    """
+    import keras
+
+    try:
+        layer = clf.model.get_layer("preprocess")
+    except ValueError:
+        return 0.5
+    c, (h, w) = clf.channels, clf.input_size
+    probes = np.zeros((c + 2, h, w, c), np.float32)
+    for i in range(c):
+        probes[i + 1, ..., i] = 1.0
+    probes[c + 1] = 0.5
+    out = np.asarray(keras.Model(clf.model.inputs[0], layer.output)(probes), np.float64).mean(axis=(1, 2))
+    b, a = out[0], (out[1 : c + 1] - out[0]).T  # a[j, i]: output channel j per unit of input channel i
+    try:
+        center = np.linalg.solve(a, -b)
+    except np.linalg.LinAlgError:
+        return 0.5
+    if not np.allclose(out[c + 1], b + a @ np.full(c, 0.5), atol=1e-3 * (1 + np.abs(out).max())):
+        return 0.5  # not affine: no single neutral value
+    center = np.round(center, 6)
+    return float(center[0]) if c == 1 or np.allclose(center, center[0]) else tuple(float(v) for v in center)
+
+
 def _check_center(center, channels: int):
     values = np.atleast_1d(np.asarray(center, np.float64))
     if values.ndim != 1 or values.size not in (1, channels) or not np.all(np.isfinite(values)):
         raise ValueError(f"center must be a number or {channels} numbers (one per channel). "
                          f"Received: center={center!r}")
     return float(values[0]) if values.size == 1 else tuple(float(v) for v in values)
+
+
+def _is_auto(value) -> bool:
+    return isinstance(value, str) and value.lower() == "auto"
 
 
 def _differentiable(interpreter, clf, jit_compile) -> Differentiable:
@@ -246,5 +283,5 @@ def _differentiable(interpreter, clf, jit_compile) -> Differentiable:
                      f"(CAM, GradCAMXLA, Grad) instance. Received: interpreter={interpreter!r}")
 
 
-__all__ = ["SaliencyDetector", "theta_sweep", "plot_theta_sweep", "emphasis_image", "color_reverse", "zero_mean",
-           "enhance_images", "check_enhance", "ENHANCEMENTS"]
+__all__ = ["SaliencyDetector", "neutral_pixel", "theta_sweep", "plot_theta_sweep", "emphasis_image", "color_reverse",
+           "zero_mean", "enhance_images", "check_enhance", "ENHANCEMENTS"]

@@ -194,3 +194,29 @@ def test_bad_inputs_fail_clearly(shapes_clf, digits_clf, shapes_data):
         det.fit(shapes_data.x[:4], fpr=1.5)
     with pytest.raises(ValueError, match="theta"):
         det.sweep_scores(shapes_data.x[:2], [0.1, -1])
+
+
+def test_zero_mean_centre_is_the_pixel_the_model_maps_to_zero(shapes_clf, digits_clf):
+    from keras_advinterp import models
+    from keras_advinterp.defenses import neutral_pixel
+
+    assert neutral_pixel(shapes_clf) == pytest.approx(0.5)  # Rescaling(2, -1)
+    assert neutral_pixel(digits_clf) == pytest.approx(0.5)
+    caffe = neutral_pixel(models.load("resnet50", weights=None))  # x255, RGB->BGR, minus the ImageNet mean (BGR)
+    np.testing.assert_allclose(caffe, (123.68 / 255, 116.779 / 255, 103.939 / 255), atol=1e-5)
+    import keras
+
+    tiny = keras.Sequential([keras.Input((16, 16, 3)), keras.layers.Conv2D(4, 3), keras.layers.GlobalAveragePooling2D(),
+                             keras.layers.Dense(3)])
+    mean_std = models.from_keras(tiny, preprocess="mean=0.2,0.3,0.4 std=0.5,0.5,0.5", name="ms")
+    np.testing.assert_allclose(neutral_pixel(mean_std), (0.2, 0.3, 0.4), atol=1e-5)
+    assert SaliencyDetector(shapes_clf, enhance="zero_mean").center == pytest.approx(0.5)
+    assert SaliencyDetector(shapes_clf, enhance="zero_mean", center=0.25).center == 0.25
+
+
+def test_plot_theta_sweep_draws_a_png(shapes_clf, clean_and_adv, tmp_path):
+    from keras_advinterp.defenses import plot_theta_sweep
+
+    rows = theta_sweep(shapes_clf, clean_and_adv[0][:8], clean_and_adv[1][:8], thetas=(0.0, 0.3))
+    plot_theta_sweep(rows, tmp_path / "sweep.png", title="shapes", paper={"paper FGSM": ([0.0, 0.3], [0.0, 0.5])})
+    assert (tmp_path / "sweep.png").stat().st_size > 5000
