@@ -1,0 +1,13 @@
+"""Analyses of what an attack does to a model: top-1 changes, pixel edits, feature maps (Ding et al., Xu et al.).
+
+``top1`` and ``change_statistics`` are the measure Ding et al.'s per-image
+tables share (seeds/000_f66802178e087466.txt, Tables 2-3 and 8-13): the top-1
+label and confidence of each image before and after an intervention, and the
+"change statistics" row beneath them.
+"""
+
+from __future__ import annotations
+
+from .change import Top1, change_statistics, top1
+
+__all__ = ["Top1", "top1", "change_statistics"]
