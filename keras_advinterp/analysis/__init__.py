@@ -9,5 +9,7 @@ label and confidence of each image before and after an intervention, and the
 from __future__ import annotations
 
 from .change import Top1, change_statistics, top1
+from .pixels import PixelChange, cam_region, pick_pixels, pixel_change, pixel_histograms, set_pixels
 
-__all__ = ["Top1", "top1", "change_statistics"]
+__all__ = ["Top1", "top1", "change_statistics", "cam_region", "pick_pixels", "set_pixels", "pixel_change",
+           "PixelChange", "pixel_histograms"]
