@@ -33,6 +33,7 @@ INTERPRETERS = {
 }
 
 DETECTORS = {
+    "binary": "Flags inputs that a CNN trained from scratch on clean vs adversarial images calls adversarial.",
     "feature_squeezing": "Flags inputs whose prediction moves when they are squeezed (Xu et al.'s joint detection).",
     "saliency": "Flags an input when its label changes on the saliency-emphasised (and enhanced) image.",
 }

@@ -10,6 +10,8 @@ from . import _common as common
 from ._catalog import DETECTORS, listing
 
 DEFAULT_SQUEEZERS = "bit_depth_5,median_2x2,non_local_means_11_3_4"
+RULES = {"saliency": "(the detector's rule: flagged when the label changes)",
+         "binary": "(the detector's rule: flagged when P(adversarial) > 0.5, the 2-class model's decision)"}
 
 
 def add_parser(sub) -> None:
@@ -28,6 +30,9 @@ def add_parser(sub) -> None:
                    help="saliency: none, color_reverse, zero_mean or both (default: %(default)s)")
     g.add_argument("--squeezers", default=DEFAULT_SQUEEZERS,
                    help="feature_squeezing: comma-separated squeezers (default: %(default)s)")
+    g.add_argument("--detector-weights", metavar="FILE",
+                   help="binary: a detector saved by BinaryDetector.save (the Python API, or the one "
+                        "experiments/ding2023/sec47_binary_detector.py trains, in the cache's detectors/ folder)")
     g.add_argument("--threshold", type=float, default=None,
                    help="flag when the score is above it (default: saliency 0, i.e. the label changed)")
     g.add_argument("--fpr", type=float, default=None,
@@ -42,6 +47,13 @@ def add_parser(sub) -> None:
 def build_detector(args, clf):
     from .. import defenses
 
+    if args.detector == "binary":
+        if not args.detector_weights:
+            raise ValueError("the binary detector is a CNN trained on clean and adversarial images: give "
+                             "--detector-weights FILE, a detector saved by BinaryDetector.save (train one with "
+                             "defenses.BinaryDetector(clf).train(x_clean, x_adv), or run "
+                             "experiments/ding2023/sec47_binary_detector.py)")
+        return defenses.BinaryDetector.load(args.detector_weights, clf, batch_size=args.batch_size)
     if args.detector == "saliency":
         return defenses.SaliencyDetector(clf, theta=args.theta, enhance=args.enhance, batch_size=args.batch_size)
     squeezers = [s.strip() for s in args.squeezers.split(",") if s.strip()]
@@ -97,7 +109,7 @@ def run(args) -> None:
             raise ValueError(f"{attack!r} fooled none of the {len(xc)} correctly classified inputs: nothing to "
                              "detect; raise the budget (--eps)")
         clean_eval, how = xc, f"threshold {det.threshold:.4g} " + (
-            "as given" if args.threshold is not None else "(the detector's rule: flagged when the label changes)")
+            "as given" if args.threshold is not None else RULES.get(args.detector, "(the detector's rule)"))
         if fpr is not None:
             det.fit(xc[0::2], fpr=fpr)
             clean_eval = xc[1::2] if len(xc) > 1 else xc

@@ -12,6 +12,7 @@ training step, to this package.
 from __future__ import annotations
 
 from .base import DetectionReport, Detector, DetectorLayer, NotFittedError, NotGraphSafeError, roc_auc, threshold_at_fpr
+from .binary import BinaryDetector, build_binary_cnn
 from .emphasis import (
     ENHANCEMENTS,
     SaliencyDetector,
@@ -24,11 +25,12 @@ from .emphasis import (
     zero_mean,
 )
 from .squeeze import BitDepth, FeatureSqueezing, Median, NonLocalMeans, Squeezer, get_squeezer
+from .training import AdversarialTrainer, adversarial_model
 
-REGISTRY: dict[str, type[Detector]] = {cls.name: cls for cls in (SaliencyDetector, FeatureSqueezing)}
+REGISTRY: dict[str, type[Detector]] = {cls.name: cls for cls in (SaliencyDetector, FeatureSqueezing, BinaryDetector)}
 
 __all__ = ["Detector", "DetectionReport", "DetectorLayer", "NotFittedError", "NotGraphSafeError", "roc_auc",
            "threshold_at_fpr", "SaliencyDetector", "neutral_pixel", "theta_sweep", "plot_theta_sweep", "emphasis_image",
            "color_reverse", "zero_mean", "enhance_images", "ENHANCEMENTS",
            "FeatureSqueezing", "Squeezer", "BitDepth", "Median", "NonLocalMeans", "get_squeezer",
-           "REGISTRY"]
+           "BinaryDetector", "build_binary_cnn", "AdversarialTrainer", "adversarial_model", "REGISTRY"]
