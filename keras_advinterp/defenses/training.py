@@ -55,6 +55,7 @@ import tensorflow as tf
 
 from .._checks import in_range
 from ..models import Classifier
+from ..models.classifier import live_classifier
 
 ADV_METRIC = "adv_accuracy"
 
@@ -68,23 +69,7 @@ def _check_backend():
 
 def _classifier(model, *, input_size=None, feature_layer=None) -> Classifier:
     """A Classifier around the same Keras model object (never a copy: the attack must see the live weights)."""
-    if isinstance(model, Classifier):
-        return model
-    if not isinstance(model, keras.Model):
-        raise ValueError(f"model must be a keras.Model (raw pixels in [0, 1] -> logits) or a Classifier. "
-                         f"Received: model={type(model).__name__}")
-    try:
-        shape = tuple(model.inputs[0].shape)
-    except (AttributeError, ValueError, IndexError) as e:
-        raise ValueError(f"model {model.name!r} has no input shape yet: build it (keras.Input) before wrapping "
-                         "it for adversarial training") from e
-    if len(shape) != 4:
-        raise ValueError(f"model must take images (N, H, W, C). Received: input shape {shape}")
-    size = input_size or shape[1:3]
-    if size[0] is None or size[1] is None:
-        size = (1, 1)  # only read by tools that resize; attacks run on the images as given
-    return Classifier(model, class_names=None, input_size=tuple(size), feature_layer=feature_layer,
-                      name=model.name, weights_source="being trained", channels=int(shape[-1] or 3))
+    return live_classifier(model, input_size=input_size, feature_layer=feature_layer, what="adversarial training")
 
 
 def _graph_attack(attack, clf: Classifier, what: str):

@@ -238,3 +238,29 @@ def _is_4d(layer) -> bool:
         return len(layer.output.shape) == 4
     except (AttributeError, ValueError):
         return False
+
+
+def live_classifier(model, *, input_size=None, feature_layer=None, what: str = "this tool") -> Classifier:
+    """A Classifier around the same Keras model object, never a copy, for tools that follow a model in training.
+
+    Attacks and interpreters compiled on it read the model's variables, so
+    they see the weights as they are at each call (adversarial training
+    steps, callbacks at epoch end). A Classifier is returned as it is.
+    """
+    if isinstance(model, Classifier):
+        return model
+    if not isinstance(model, keras.Model):
+        raise ValueError(f"model must be a keras.Model (raw pixels in [0, 1] -> logits) or a Classifier. "
+                         f"Received: model={type(model).__name__}")
+    try:
+        shape = tuple(model.inputs[0].shape)
+    except (AttributeError, ValueError, IndexError) as e:
+        raise ValueError(f"model {model.name!r} has no input shape yet: build it (keras.Input) before using it "
+                         f"with {what}") from e
+    if len(shape) != 4:
+        raise ValueError(f"model must take images (N, H, W, C). Received: input shape {shape}")
+    size = input_size or shape[1:3]
+    if size[0] is None or size[1] is None:
+        size = (1, 1)  # only read by tools that resize; attacks run on the images as given
+    return Classifier(model, class_names=None, input_size=tuple(size), feature_layer=feature_layer,
+                      name=model.name, weights_source="being trained", channels=int(shape[-1] or 3))
