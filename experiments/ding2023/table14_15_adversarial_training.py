@@ -158,13 +158,6 @@ def summarize(rows, s, ctx):
                  f"{base['pgd']:.1f} %); not in the paper, it shows what robustness the retraining gives against "
                  "an attacker who knows the new weights. One seed per row: rows differ by a few points from run "
                  "noise (Adam at lr 1e-3 with no decay, the last step decides).")
-    notes.append("'acc. other adversarial set': the fixed test set of the other kind (PGD for Table 14, "
-                 "DAmageNet-style for Table 15). 'acc. white-box PGD': a new PGD attack (the PGD set's settings) "
-                 "against the retrained model on the clean test images the pre-trained model classifies correctly "
-                 "(for the pre-trained model it is the PGD set: "
-                 f"{base['pgd']:.1f} %); not in the paper, it shows what robustness the retraining gives against "
-                 "an attacker who knows the new weights. One seed per row: rows differ by a few points from run "
-                 "noise (Adam at lr 1e-3 with no decay, the last step decides).")
     notes.extend(_findings(rows, base))
     if s["on_the_fly"]:
         notes.append(f"Row '{ON_THE_FLY}': defenses.AdversarialTrainer on the first {s['train_clean'] + max(s['ks'])} "
