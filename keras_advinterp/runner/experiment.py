@@ -147,14 +147,17 @@ def run(experiment: Experiment, *, quick: bool = False, out_dir="results", fresh
         t = time.perf_counter()
         rows = experiment.run_unit(context, settings, units[i])
         unit_seconds.append(time.perf_counter() - t)
-        write_atomic(ckpt / f"unit_{i:05d}.json", json.dumps({"unit": units[i], "rows": rows}, default=plain))
+        write_atomic(ckpt / f"unit_{i:05d}.json",
+                     json.dumps({"unit": units[i], "rows": rows, "seconds": unit_seconds[-1]}, default=plain))
         new += 1
         bar.update(1)
     bar.close()
 
-    all_rows = []
+    all_rows, all_units_seconds = [], 0.0
     for i in range(len(units)):
-        all_rows.extend(json.loads((ckpt / f"unit_{i:05d}.json").read_text())["rows"])
+        saved = json.loads((ckpt / f"unit_{i:05d}.json").read_text())
+        all_rows.extend(saved["rows"])
+        all_units_seconds += saved.get("seconds", 0.0)  # checkpoints written before this key count 0
     table = experiment.summarize(all_rows, settings, context)
     title = table.title or experiment.title
     record = {
@@ -174,6 +177,7 @@ def run(experiment: Experiment, *, quick: bool = False, out_dir="results", fresh
             "units_run": new,
             "seconds_per_unit": round(sum(unit_seconds) / max(len(unit_seconds), 1), 3),
             "total_seconds_this_run": round(time.perf_counter() - t0, 2),
+            "seconds_all_units": round(all_units_seconds, 6),  # every unit's run time, resumed ones included
         },
         "notes": table.notes,
         "table": table.rows,

@@ -34,6 +34,9 @@ def test_killed_run_resumes_and_gives_the_same_table(tmp_path):
     resumed = runner.run(exp, out_dir=tmp_path / "a", progress=False)
     assert calls == [0, 1, 2, 3, 4]  # nothing was computed twice
     assert resumed["timings"]["units_resumed"] == 2 and resumed["timings"]["units_run"] == 3
+    again = runner.run(exp, out_dir=tmp_path / "a", progress=False)  # everything resumed: the run time is kept
+    assert again["timings"]["units_run"] == 0
+    assert again["timings"]["seconds_all_units"] == resumed["timings"]["seconds_all_units"] > 0
 
     fresh_calls = []
     straight = runner.run(_toy(fresh_calls), out_dir=tmp_path / "b", progress=False)
