@@ -345,3 +345,62 @@ def scale_note(ctx, kind, where, picked, filters) -> str:
             "the paper's fifth residual block of ResNet50, where its insensitive maps lie; that block's ten least "
             "different maps pick the filters, each in the conv producing its layer (a block output's channel: the "
             f"residual branch's last conv, the shortcut untouched). Maps: {maps}.")
+
+
+# -- the experiments of Tables 4-13: each script is its docstring and one of these calls ------------------
+def _experiment(name: str, title: str, kind: str, run_unit, summarize):
+    import _common
+
+    from keras_advinterp.runner import Experiment
+
+    return Experiment(name=name, paper="ding2023", title=title, defaults={**_common.DEFAULTS}, quick=_common.QUICK,
+                      prepare=_common.prepare, units=lambda ctx, s: [kind], run_unit=run_unit, summarize=summarize)
+
+
+def maps_experiment(name: str, title: str, kind: str, end: str):
+    """Tables 4-7: the ten most (``end="most"``) or least different feature maps for one set."""
+    from keras_advinterp.runner import Table
+
+    def summarize(rows, s, ctx):
+        notes = maps_notes(ctx, s, PAPER_TABLE[(end, kind)], end, rows)
+        return Table(rows=rows, notes=notes, title=title, figure=maps_figure(rows, title))
+
+    return _experiment(name, title, kind, lambda ctx, s, unit: maps_rows(ctx, unit, end), summarize)
+
+
+def masking_experiment(name: str, title: str, kind: str, table_no: int):
+    """Tables 8-9: top-1 before/after masking the set's ten most different feature maps."""
+    from keras_advinterp.runner import Table
+
+    def run_unit(ctx, s, unit):
+        return before_after_rows(ctx, unit, masked_model(ctx, mask_choice(ctx, unit)))
+
+    def summarize(rows, s, ctx):
+        chosen = mask_choice(ctx, kind)
+        row, _ = change_row(rows, table_no)
+        what = (f"Masked: the ten most different maps of Table {PAPER_TABLE[('most', kind)]}'s ranking (as the "
+                "paper, its top-10 list), set to exactly 0.0 after their layer for every consumer "
+                "(surgery.mask_channels): " + "; ".join(f"{layer} channels {ch}" for layer, ch in chosen.items())
+                + ". The paper's list lies in ResNet50's first activation (and its padded copy); where ours lies "
+                "is in the list above.")
+        notes = change_notes(ctx, s, table_no, kind, what)
+        return Table(rows=rows + [row], notes=notes, title=title, figure=change_figure(rows, title))
+
+    return _experiment(name, title, kind, run_unit, summarize)
+
+
+def scaling_experiment(name: str, title: str, kind: str, table_no: int, where: str):
+    """Tables 10-13: top-1 before/after enlarging by 1.8 the first layer's sensitive or the last block's
+    insensitive filters (``where`` "first" or "last")."""
+    from keras_advinterp.runner import Table
+
+    def run_unit(ctx, s, unit):
+        return before_after_rows(ctx, unit, scaled_model(ctx, scale_choice(ctx, unit, where)[1]))
+
+    def summarize(rows, s, ctx):
+        picked, filters = scale_choice(ctx, kind, where)
+        row, _ = change_row(rows, table_no)
+        notes = change_notes(ctx, s, table_no, kind, scale_note(ctx, kind, where, picked, filters))
+        return Table(rows=rows + [row], notes=notes, title=title, figure=change_figure(rows, title))
+
+    return _experiment(name, title, kind, run_unit, summarize)

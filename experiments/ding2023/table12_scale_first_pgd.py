@@ -17,27 +17,8 @@ from __future__ import annotations
 import _common
 import _surgery
 
-from keras_advinterp.runner import Experiment, Table
-
 TITLE = "Top-1 before/after enlarging first-layer (sensitive) filters by 1.8, PGD dataset (Ding et al., Table 12)"
-KIND, NO, WHERE = "pgd", 12, "first"
-
-
-def run_unit(ctx, s, unit):
-    _, filters = _surgery.scale_choice(ctx, unit, WHERE)
-    return _surgery.before_after_rows(ctx, unit, _surgery.scaled_model(ctx, filters))
-
-
-def summarize(rows, s, ctx):
-    picked, filters = _surgery.scale_choice(ctx, KIND, WHERE)
-    row, _ = _surgery.change_row(rows, NO)
-    notes = _surgery.change_notes(ctx, s, NO, KIND, _surgery.scale_note(ctx, KIND, WHERE, picked, filters))
-    return Table(rows=rows + [row], notes=notes, title=TITLE, figure=_surgery.change_figure(rows, TITLE))
-
-
-EXPERIMENT = Experiment(name="table12_scale_first_pgd", paper="ding2023", title=TITLE,
-                        defaults={**_common.DEFAULTS}, quick=_common.QUICK, prepare=_common.prepare,
-                        units=lambda ctx, s: [KIND], run_unit=run_unit, summarize=summarize)
+EXPERIMENT = _surgery.scaling_experiment("table12_scale_first_pgd", TITLE, "pgd", 12, "first")
 
 if __name__ == "__main__":
     _common.main(EXPERIMENT, __doc__)

@@ -16,31 +16,8 @@ from __future__ import annotations
 import _common
 import _surgery
 
-from keras_advinterp.runner import Experiment, Table
-
 TITLE = "Top-1 before/after masking the ten most different feature maps, PGD dataset (Ding et al., Table 9)"
-KIND, NO = "pgd", 9
-
-
-def run_unit(ctx, s, unit):
-    masked = _surgery.masked_model(ctx, _surgery.mask_choice(ctx, unit))
-    return _surgery.before_after_rows(ctx, unit, masked)
-
-
-def summarize(rows, s, ctx):
-    chosen = _surgery.mask_choice(ctx, KIND)
-    row, _ = _surgery.change_row(rows, NO)
-    what = ("Masked: the ten most different maps of Table 6's ranking (as the paper, its top-10 list), "
-            "set to exactly 0.0 after their layer for every consumer (surgery.mask_channels): "
-            + "; ".join(f"{layer} channels {ch}" for layer, ch in chosen.items()) + ". The paper's list lies in "
-            "ResNet50's first activation (and its padded copy); where ours lies is in the list above.")
-    notes = _surgery.change_notes(ctx, s, NO, KIND, what)
-    return Table(rows=rows + [row], notes=notes, title=TITLE, figure=_surgery.change_figure(rows, TITLE))
-
-
-EXPERIMENT = Experiment(name="table9_masking_pgd", paper="ding2023", title=TITLE,
-                        defaults={**_common.DEFAULTS}, quick=_common.QUICK, prepare=_common.prepare,
-                        units=lambda ctx, s: [KIND], run_unit=run_unit, summarize=summarize)
+EXPERIMENT = _surgery.masking_experiment("table9_masking_pgd", TITLE, "pgd", 9)
 
 if __name__ == "__main__":
     _common.main(EXPERIMENT, __doc__)

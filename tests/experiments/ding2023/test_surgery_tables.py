@@ -1,6 +1,7 @@
 """Ding et al. Tables 4-13 and Fig. 4 end to end on their quick settings (attacks made once, privately cached)."""
 
 import os
+import types
 
 import numpy as np
 import pytest
@@ -35,7 +36,7 @@ def records(tmp_path_factory):
 def helpers(records):
     """The shared helper module and a prepared context (attacks from the module's cache)."""
     exp = runner.load_experiment("ding2023/table8_masking_damagenet")
-    surgery_helpers = exp.run_unit.__globals__["_surgery"]
+    surgery_helpers = types.SimpleNamespace(**exp.run_unit.__globals__)  # run_unit is defined in _surgery.py
     return surgery_helpers, exp.prepare(exp.settings(quick=True, limit=LIMIT))
 
 
