@@ -138,16 +138,6 @@ EXPERIMENT = Experiment(
 )
 
 if __name__ == "__main__":
-    import argparse
-    import json
+    from keras_advinterp.runner import script_main
 
-    from keras_advinterp.runner import run
-
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true")
-    p.add_argument("--fresh", action="store_true")
-    p.add_argument("--out", default="results")
-    a = p.parse_args()
-    rec = run(EXPERIMENT, quick=a.quick, fresh=a.fresh, out_dir=a.out)
-    print(json.dumps(rec["table"], indent=1))
-    print("wrote", ", ".join(rec["files"].values()))
+    script_main(EXPERIMENT, __doc__)

@@ -26,7 +26,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from keras_advinterp import attacks, data, models
-from keras_advinterp.runner import cached_attack
+from keras_advinterp.runner import cached_attack, script_main
 
 SOURCE = "seeds/000_f66802178e087466.txt"
 SET_NAMES = {"damagenet": "DAmageNet-style (attack on attention)", "pgd": "PGD"}
@@ -121,17 +121,5 @@ def setting_notes(ctx, s) -> list[str]:
 
 
 def main(experiment, doc):
-    """The command line every script shares: ``--quick``, ``--fresh``, ``--out``."""
-    import argparse
-    import json
-
-    from keras_advinterp.runner import run
-
-    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true")
-    p.add_argument("--fresh", action="store_true")
-    p.add_argument("--out", default="results")
-    a = p.parse_args()
-    rec = run(experiment, quick=a.quick, fresh=a.fresh, out_dir=a.out)
-    print(json.dumps(rec["table"], indent=1))
-    print("wrote", ", ".join(rec["files"].values()))
+    """The command line every script shares: ``--quick``, ``--fresh``, ``--out`` (``runner.script_main``)."""
+    return script_main(experiment, doc)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from keras_advinterp import attacks, data, models
-from keras_advinterp.runner import cached_attack
+from keras_advinterp.runner import cached_attack, script_main
 
 SOURCE = "seeds/002_3d875c39384c5e79.txt"
 PAPER_MODELS = ("VGG16", "ResNet50")
@@ -258,17 +258,5 @@ def sweep_figure(path, rows, s, enhance):
 
 
 def main(experiment, doc):
-    """The command line every script shares: ``--quick``, ``--fresh``, ``--out``."""
-    import argparse
-    import json
-
-    from keras_advinterp.runner import run
-
-    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true")
-    p.add_argument("--fresh", action="store_true")
-    p.add_argument("--out", default="results")
-    a = p.parse_args()
-    rec = run(experiment, quick=a.quick, fresh=a.fresh, out_dir=a.out)
-    print(json.dumps(rec["table"], indent=1))
-    print("wrote", ", ".join(rec["files"].values()))
+    """The command line every script shares: ``--quick``, ``--fresh``, ``--out`` (``runner.script_main``)."""
+    return script_main(experiment, doc)

@@ -192,3 +192,21 @@ def run(experiment: Experiment, *, quick: bool = False, out_dir="results", fresh
         table.figure(stem.with_suffix(".png"))
         record["figure"] = record["files"]["png"] = str(stem.with_suffix(".png"))
     return record
+
+
+def script_main(experiment: Experiment, doc: str | None = None, argv=None) -> dict:
+    """The command line of an experiment script: ``python experiments/<paper>/<name>.py [--quick] [--fresh] [--out]``.
+
+    Runs (or resumes) ``experiment``, prints its table as JSON and the files written; returns the record.
+    """
+    import argparse
+
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="small smoke-size setting, written under <out>/<paper>/quick/")
+    p.add_argument("--fresh", action="store_true", help="ignore checkpoints of this setting")
+    p.add_argument("--out", default="results", help="results root (default: %(default)s)")
+    a = p.parse_args(argv)
+    rec = run(experiment, quick=a.quick, fresh=a.fresh, out_dir=a.out)
+    print(json.dumps(rec["table"], indent=1, default=plain))
+    print("wrote", ", ".join(rec["files"].values()))
+    return rec

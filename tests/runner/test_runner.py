@@ -101,3 +101,9 @@ def test_changed_setting_does_not_reuse_checkpoints(tmp_path):
 def test_unknown_setting_rejected():
     with pytest.raises(ValueError, match=r"unknown settings for experiment 'toy': \['modle'\]"):
         runner.run(_toy([]), modle="x")
+
+
+def test_script_main_runs_quick_into_the_quick_folder(tmp_path, capsys):
+    rec = runner.script_main(_toy([]), "toy", ["--quick", "--out", str(tmp_path)])
+    assert rec["quick"] and (tmp_path / "testing" / "quick" / "toy.md").exists()
+    assert "wrote" in capsys.readouterr().out
