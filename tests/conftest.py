@@ -11,6 +11,21 @@ import pytest
 from keras_advinterp import data, models
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(tmp_path_factory):
+    """Adversarial sets and trained detectors go to one cache for the session, never the user's.
+
+    Experiments made by one test file (their quick attacks) are read by the next.
+    """
+    old = os.environ.get("KERAS_ADVINTERP_CACHE")
+    os.environ["KERAS_ADVINTERP_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    yield os.environ["KERAS_ADVINTERP_CACHE"]
+    if old is None:
+        os.environ.pop("KERAS_ADVINTERP_CACHE", None)
+    else:
+        os.environ["KERAS_ADVINTERP_CACHE"] = old
+
+
 @pytest.fixture(scope="session")
 def shapes_clf():
     return models.load("shapes")

@@ -133,8 +133,7 @@ def test_attack_param_errors(argv, match, capsys):
     assert match in capsys.readouterr().err
 
 
-def test_experiment_takes_a_model_list_and_any_setting(tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv("KERAS_ADVINTERP_CACHE", str(tmp_path / "cache"))
+def test_experiment_takes_a_model_list_and_any_setting(tmp_path, capsys):
     argv = ["experiment", "ye_saliency/table5_comparison", "--quick", "--model", "shapes_mobile",
             "--set", "fgsm_eps_255=4", "--set", "limit=16", "--out", str(tmp_path), "--json"]
     assert cli.main(argv) == 0

@@ -10,9 +10,7 @@ from keras_advinterp import runner
 @pytest.fixture(scope="module")
 def run_quick(tmp_path_factory):
     """Runs a ding2023 experiment quick into a private cache (Fig. 5 reads the detector Sec. 4.7 trained)."""
-    cache, out = tmp_path_factory.mktemp("cache"), tmp_path_factory.mktemp("results")
-    before = os.environ.get("KERAS_ADVINTERP_CACHE")
-    os.environ["KERAS_ADVINTERP_CACHE"] = str(cache)
+    out = tmp_path_factory.mktemp("results")
 
     def run(name):
         rec = runner.run(runner.load_experiment(f"ding2023/{name}"), quick=True, out_dir=out, progress=False)
@@ -20,11 +18,7 @@ def run_quick(tmp_path_factory):
         assert any("differs from the paper" in n for n in rec["notes"])
         return rec
 
-    yield run
-    if before is None:
-        os.environ.pop("KERAS_ADVINTERP_CACHE", None)
-    else:
-        os.environ["KERAS_ADVINTERP_CACHE"] = before
+    return run
 
 
 def test_sec47_reports_both_attacks_beside_the_paper(run_quick):

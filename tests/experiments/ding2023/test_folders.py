@@ -24,8 +24,7 @@ def folders(tmp_path_factory, shapes_clf, shapes_correct):
     return clean, adv
 
 
-def test_real_damagenet_folder_replaces_the_generated_set(folders, tmp_path, monkeypatch):
-    monkeypatch.setenv("KERAS_ADVINTERP_CACHE", str(tmp_path / "cache"))
+def test_real_damagenet_folder_replaces_the_generated_set(folders, tmp_path):
     clean, adv = folders
     exp = runner.load_experiment("ding2023/table8_masking_damagenet")
     rec = runner.run(exp, quick=True, out_dir=tmp_path, progress=False, clean_dir=str(clean), adv_dir=str(adv))
@@ -34,8 +33,7 @@ def test_real_damagenet_folder_replaces_the_generated_set(folders, tmp_path, mon
     assert any("12 of 12" in n for n in rec["notes"])  # every clean file read and classified correctly
 
 
-def test_a_missing_adversarial_file_is_named(folders, tmp_path, monkeypatch):
-    monkeypatch.setenv("KERAS_ADVINTERP_CACHE", str(tmp_path / "cache"))
+def test_a_missing_adversarial_file_is_named(folders, tmp_path):
     clean, adv = folders
     victim = sorted(adv.rglob("*.png"))[0]
     partial = tmp_path / "partial"

@@ -8,18 +8,6 @@ import pytest
 from keras_advinterp import runner
 
 
-@pytest.fixture(scope="module", autouse=True)
-def private_cache(tmp_path_factory):
-    """Every attack of this module goes to (and is read back from) a temporary cache, never the user's."""
-    old = os.environ.get("KERAS_ADVINTERP_CACHE")
-    os.environ["KERAS_ADVINTERP_CACHE"] = str(tmp_path_factory.mktemp("cache"))
-    yield
-    if old is None:
-        os.environ.pop("KERAS_ADVINTERP_CACHE", None)
-    else:
-        os.environ["KERAS_ADVINTERP_CACHE"] = old
-
-
 def run_quick(name, out_dir, **kwargs):
     """The quick setting on 18 clean images (the attacks are made once for every test here)."""
     return runner.run(runner.load_experiment(f"ding2023/{name}"), quick=True, out_dir=out_dir, progress=False,

@@ -2,23 +2,10 @@
 
 import os
 
-import pytest
-
 from keras_advinterp import runner
 
 
-@pytest.fixture(scope="module")
-def private_cache(tmp_path_factory):
-    old = os.environ.get("KERAS_ADVINTERP_CACHE")
-    os.environ["KERAS_ADVINTERP_CACHE"] = str(tmp_path_factory.mktemp("cache"))
-    yield
-    if old is None:
-        os.environ.pop("KERAS_ADVINTERP_CACHE", None)
-    else:
-        os.environ["KERAS_ADVINTERP_CACHE"] = old
-
-
-def test_quick_run_writes_both_tables_beside_the_paper(private_cache, tmp_path):
+def test_quick_run_writes_both_tables_beside_the_paper(tmp_path):
     exp = runner.load_experiment("ding2023/table14_15_adversarial_training")
     rec = runner.run(exp, quick=True, out_dir=tmp_path, progress=False)
     table = rec["table"]

@@ -7,15 +7,9 @@ import pytest
 from keras_advinterp import runner
 
 
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("cache")
-
-
 @pytest.fixture
-def run_quick(cache, monkeypatch, tmp_path):
-    """Runs a ye_saliency figure quick; every figure after the first reads the attacks from ``cache``."""
-    monkeypatch.setenv("KERAS_ADVINTERP_CACHE", str(cache))
+def run_quick(tmp_path):
+    """Runs a ye_saliency figure quick; every figure after the first reads the attacks from the session cache."""
 
     def run(name):
         rec = runner.run(runner.load_experiment(f"ye_saliency/{name}"), quick=True, out_dir=tmp_path,

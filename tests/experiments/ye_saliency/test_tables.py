@@ -10,19 +10,13 @@ from keras_advinterp import runner
 @pytest.fixture(scope="module")
 def run_quick(tmp_path_factory):
     """Runs a ye_saliency experiment quick; every table reads the adversarial sets the first one made."""
-    old = os.environ.get("KERAS_ADVINTERP_CACHE")
-    os.environ["KERAS_ADVINTERP_CACHE"] = str(tmp_path_factory.mktemp("cache"))
     out = tmp_path_factory.mktemp("results")
 
     def run(name, **kwargs):
         exp = runner.load_experiment(f"ye_saliency/{name}")
         return runner.run(exp, quick=True, out_dir=kwargs.pop("out_dir", out), progress=False, **kwargs)
 
-    yield run
-    if old is None:
-        os.environ.pop("KERAS_ADVINTERP_CACHE", None)
-    else:
-        os.environ["KERAS_ADVINTERP_CACHE"] = old
+    return run
 
 
 def _row(table, theta):
