@@ -18,7 +18,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from ._checks import as_labels, positive
+from ._checks import as_images, as_labels, positive
 from .models.classifier import live_classifier
 
 
@@ -75,8 +75,6 @@ class RobustnessMonitor(_EpochCallback):
         super().__init__(every=every, input_size=input_size)
         if not callable(attack) or not hasattr(attack, "params"):
             raise ValueError(f"attack must be an attack object such as attacks.PGD(eps=8/255). Received: {attack!r}")
-        from ._checks import as_images
-
         self.attack = attack
         self.x = as_images(x)
         self.y = as_labels(y, len(self.x), 2**31 - 1)
@@ -124,8 +122,6 @@ class ExplanationLogger(_EpochCallback):
     def __init__(self, x, *, class_index=None, method: str = "gradcam_xla", out_dir="explanations",
                  tensorboard_dir=None, every: int = 1, feature_layer=None, input_size=None):
         super().__init__(every=every, input_size=input_size, feature_layer=feature_layer)
-        from ._checks import as_images
-
         if out_dir is None and tensorboard_dir is None:
             raise ValueError("give out_dir, tensorboard_dir or both: the logger has nowhere to write")
         if tensorboard_dir is not None:
@@ -153,8 +149,7 @@ class ExplanationLogger(_EpochCallback):
             if not layers:
                 raise ValueError("the model has no layer with 4-D output to explain; use method='grad'")
             self.feature_layer = layers[-1]
-        clf = super().classifier()
-        return clf
+        return super().classifier()
 
     def maps(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(maps, predicted class, its probability) for the model's current weights."""
