@@ -126,7 +126,7 @@ class ExplanationLogger(_EpochCallback):
             raise ValueError("give out_dir, tensorboard_dir or both: the logger has nowhere to write")
         if tensorboard_dir is not None:
             try:
-                import tensorboard  # noqa: F401  (tf.summary.image needs it; tensorflow-cpu does not bring it)
+                import tensorboard  # noqa: F401  (tf.summary.image needs it; the tensorflow wheel does not bring it)
             except ImportError as e:
                 raise ValueError("tensorboard_dir needs TensorBoard: pip install 'keras-advinterp[tensorboard]' "
                                  "(or tensorboard), or give out_dir only") from e
