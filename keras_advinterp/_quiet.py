@@ -4,8 +4,10 @@ TensorFlow 2.21 writes its oneDNN notice, the absl "before InitializeLog"
 warning and the CPU-instruction hint straight to file descriptor 2 while it
 is imported, whatever ``TF_CPP_MIN_LOG_LEVEL`` says. The console entry
 point calls ``import_tensorflow_quietly()`` before any command imports
-TensorFlow: fd 2 goes to a temporary file during the import, and every
-line that is not one of those notices is written back to stderr.
+TensorFlow: fd 2 goes to a temporary file during the import and the device
+start-up, and every line that is not one of those notices is written back
+to stderr (the CUDA build's "failed call to cuInit" only where no NVIDIA
+driver is installed, where it means just "no GPU").
 """
 
 from __future__ import annotations
@@ -21,6 +23,13 @@ NOISE = re.compile(
     r"Unable to register cu(DNN|FFT|BLAS) factory|computation placer already registered|"
     r"Could not find cuda drivers|TF-TRT Warning"
 )
+# The standard tensorflow wheel (a CUDA build) calls cuInit when it first lists devices; on a machine
+# with no NVIDIA driver that fails with an error line that means only "no GPU". Kept where a driver exists.
+NO_DRIVER_NOISE = re.compile(r"failed call to cuInit")
+
+
+def _has_nvidia_driver() -> bool:
+    return os.path.exists("/proc/driver/nvidia/version")
 
 
 def quiet_environment() -> None:
@@ -44,13 +53,16 @@ def import_tensorflow_quietly():
         os.dup2(capture.fileno(), 2)
         try:
             import tensorflow
+
+            tensorflow.config.list_physical_devices()  # device start-up (and its cuInit line) inside the capture
         finally:
             sys.stderr.flush()
             os.dup2(saved, 2)
             os.close(saved)
             capture.seek(0)
+            no_driver = not _has_nvidia_driver()
             kept = [line for line in capture.read().decode(errors="replace").splitlines()
-                    if line.strip() and not NOISE.search(line)]
+                    if line.strip() and not NOISE.search(line) and not (no_driver and NO_DRIVER_NOISE.search(line))]
             if kept:
                 print("\n".join(kept), file=sys.stderr)
     return tensorflow

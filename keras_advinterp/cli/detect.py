@@ -23,25 +23,31 @@ def add_parser(sub) -> None:
                "examples, the false-positive rate on the clean inputs the model gets right, and ROC-AUC.")
     common.add_model_args(d)
     common.add_input_args(d)
-    g = d.add_argument_group("detector")
-    g.add_argument("--detector", default="saliency", choices=sorted(DETECTORS), help="(default: %(default)s)")
+    add_detector_args(d).add_argument(
+        "--fpr", type=float, default=None,
+        help="fit the threshold at this false-positive rate on clean inputs (with --attack: on half of "
+             "them, the other half measures it; feature squeezing with --attack defaults to 0.05)")
+    common.add_attack_args(d, default=None, what="also attack the inputs and measure detection")
+    d.add_argument("--batch-size", type=int, default=32)
+    d.add_argument("--out", default="advinterp-out/detect", help="detect.json and scores.npz (default: %(default)s)")
+    d.set_defaults(run=run)
+
+
+def add_detector_args(p, *, squeezers: str = DEFAULT_SQUEEZERS, choices=None, default: str = "saliency"):
+    """The detector flags ``detect`` and ``export`` share (``build_detector`` reads them); returns the group."""
+    g = p.add_argument_group("detector")
+    g.add_argument("--detector", default=default, choices=choices or sorted(DETECTORS), help="(default: %(default)s)")
     g.add_argument("--theta", type=float, default=0.1, help="saliency: weight of the map (default: %(default)s)")
     g.add_argument("--enhance", default="none",
                    help="saliency: none, color_reverse, zero_mean or both (default: %(default)s)")
-    g.add_argument("--squeezers", default=DEFAULT_SQUEEZERS,
+    g.add_argument("--squeezers", default=squeezers,
                    help="feature_squeezing: comma-separated squeezers (default: %(default)s)")
     g.add_argument("--detector-weights", metavar="FILE",
                    help="binary: a detector saved by BinaryDetector.save (the Python API, or the one "
                         "experiments/ding2023/sec47_binary_detector.py trains, in the cache's detectors/ folder)")
     g.add_argument("--threshold", type=float, default=None,
                    help="flag when the score is above it (default: saliency 0, i.e. the label changed)")
-    g.add_argument("--fpr", type=float, default=None,
-                   help="fit the threshold at this false-positive rate on clean inputs (with --attack: on half of "
-                        "them, the other half measures it; feature squeezing with --attack defaults to 0.05)")
-    common.add_attack_args(d, default=None, what="also attack the inputs and measure detection")
-    d.add_argument("--batch-size", type=int, default=32)
-    d.add_argument("--out", default="advinterp-out/detect", help="detect.json and scores.npz (default: %(default)s)")
-    d.set_defaults(run=run)
+    return g
 
 
 def build_detector(args, clf):

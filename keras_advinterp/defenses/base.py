@@ -132,6 +132,10 @@ class Detector(ABC):
     def tf_outputs(self, x) -> dict:
         """``{"logits": (N, classes), "score": (N,)}`` for a float32 batch, in pure TensorFlow."""
 
+    def keras_models(self) -> list:
+        """Every Keras model ``tf_outputs`` reads (a SavedModel export must track their variables)."""
+        return [self.clf.model]
+
     def scores_batch(self, x: np.ndarray) -> np.ndarray:
         """Scores of one checked batch (compiled ``tf_outputs`` by default)."""
         fn = self.compiled(lambda t: self.tf_outputs(t)["score"])
@@ -166,7 +170,8 @@ class Detector(ABC):
                                  roc_auc_fit=roc_auc(clean, adv))
         return self
 
-    def _checked_threshold(self) -> float:
+    def checked_threshold(self) -> float:
+        """The threshold, or NotFittedError saying how to set it."""
         if self.threshold is None:
             raise NotFittedError(
                 f"{type(self).__name__} has no threshold: call fit(x_clean, fpr=0.05) first, or give threshold=."
@@ -175,12 +180,12 @@ class Detector(ABC):
 
     def detect(self, x, *, progress: bool = False) -> np.ndarray:
         """(N,) bool, True where the input is flagged as adversarial."""
-        threshold = self._checked_threshold()
+        threshold = self.checked_threshold()
         return self.scores(x, progress=progress) > threshold
 
     def evaluate(self, x_clean, x_adv) -> DetectionReport:
         """Detection rate on ``x_adv``, false-positive rate on ``x_clean``, ROC-AUC of the scores."""
-        threshold = self._checked_threshold()
+        threshold = self.checked_threshold()
         clean, adv = self.scores(x_clean), self.scores(x_adv)
         return DetectionReport(
             detection_rate=float(np.mean(adv > threshold)), false_positive_rate=float(np.mean(clean > threshold)),
@@ -217,7 +222,7 @@ class DetectorLayer(keras.layers.Layer):
                 f"{type(detector).__name__} runs a step outside TensorFlow ({detector.params()}), so it cannot sit "
                 "in a Keras or serving graph; drop that step (e.g. the OpenCV non-local means squeezer) to export it."
             )
-        threshold = detector._checked_threshold()
+        threshold = detector.checked_threshold()
         super().__init__(name=kwargs.pop("name", f"{detector.name}_detector"), trainable=False, **kwargs)
         self.detector = detector
         self.threshold = float(threshold)

@@ -35,14 +35,12 @@ import tensorflow as tf
 
 from .._batching import map_batches
 from .._checks import choice, in_range
-from ..interpret import get as get_interpreter
-from ..interpret.differentiable import Differentiable
+from ..interpret import differentiable
 from .base import Detector, roc_auc
 
 ENHANCEMENTS = ("none", "color_reverse", "zero_mean", "color_reverse+zero_mean")
 _ALIASES = {"both": "color_reverse+zero_mean", "zero_mean+color_reverse": "color_reverse+zero_mean",
             "color_reversing": "color_reverse", "bgr": "color_reverse", "": "none"}
-INTERPRETERS = ("gradcam", "cam", "grad")
 
 
 def color_reverse(x):
@@ -116,7 +114,7 @@ class SaliencyDetector(Detector):
         self.theta = in_range(theta, "theta", 0.0, 1.0)
         self.enhance = check_enhance(enhance, clf.channels)
         self.center = _check_center(neutral_pixel(clf) if _is_auto(center) else center, clf.channels)
-        self.interpreter = _differentiable(interpreter, clf, jit_compile)
+        self.interpreter = differentiable(interpreter, clf, jit_compile=jit_compile)
 
     def params(self) -> dict:
         interp = self.interpreter
@@ -135,10 +133,11 @@ class SaliencyDetector(Detector):
         return tf.reduce_max(others, axis=-1) - own
 
     def tf_outputs(self, x, theta=None) -> dict:
+        """``logits``, ``score`` and the ``maps`` the score was computed from (a serving graph reuses them)."""
         theta = self.theta if theta is None else theta
         maps, logits, label = self._emphasis(x)
         x_e = enhance_images(emphasis_image(x, maps, theta), self.enhance, self.center)
-        return {"logits": logits, "score": self._margin(x_e, label)}
+        return {"logits": logits, "score": self._margin(x_e, label), "maps": maps}
 
     def sweep_scores(self, x, thetas: Sequence[float]) -> np.ndarray:
         """(N, len(thetas)) scores, one column per theta, from one map per image (one compiled call per batch)."""
@@ -267,20 +266,6 @@ def _check_center(center, channels: int):
 
 def _is_auto(value) -> bool:
     return isinstance(value, str) and value.lower() == "auto"
-
-
-def _differentiable(interpreter, clf, jit_compile) -> Differentiable:
-    if isinstance(interpreter, Differentiable):
-        if interpreter.clf is not clf:
-            raise ValueError("interpreter was built on another classifier; build it on the detector's clf.")
-        return interpreter
-    if isinstance(interpreter, str):
-        key = interpreter.lower().replace("-", "").replace("_", "")
-        names = {"gradcam": "gradcam_xla", "gradcamxla": "gradcam_xla", "cam": "cam", "grad": "grad"}
-        if key in names:
-            return get_interpreter(names[key], clf, jit_compile=jit_compile)
-    raise ValueError(f"interpreter must be one of {INTERPRETERS} or a differentiable interpreter "
-                     f"(CAM, GradCAMXLA, Grad) instance. Received: interpreter={interpreter!r}")
 
 
 __all__ = ["SaliencyDetector", "neutral_pixel", "theta_sweep", "plot_theta_sweep", "emphasis_image", "color_reverse",

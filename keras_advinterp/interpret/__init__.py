@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from . import metrics
 from .base import Interpreter, normalize_maps
-from .differentiable import CAM, Grad, GradCAMXLA
+from .differentiable import CAM, Differentiable, Grad, GradCAMXLA
 from .overlay import overlay, show
 from .perturbation import MASK
 from .rts import RTS, train_rts
@@ -33,8 +33,32 @@ def get(name: str, clf, **params) -> Interpreter:
     return table[norm(name)](clf, **params)
 
 
+DIFFERENTIABLE = ("gradcam", "cam", "grad")
+"""Names ``differentiable`` takes: the compiled twins that run inside a TensorFlow graph."""
+
+
+def differentiable(interpreter, clf, *, jit_compile="auto") -> Differentiable:
+    """A differentiable interpreter for ``clf``: a name from ``DIFFERENTIABLE`` or an instance built on ``clf``.
+
+    ``gradcam`` is the compiled twin ``GradCAMXLA``. Detectors and serving
+    graphs take their maps from here (pure TensorFlow, one forward pass
+    shared with the logits through ``maps_and_logits``).
+    """
+    if isinstance(interpreter, Differentiable):
+        if interpreter.clf is not clf:
+            raise ValueError("interpreter was built on another classifier; build it on this clf.")
+        return interpreter
+    if isinstance(interpreter, str):
+        key = interpreter.lower().replace("-", "").replace("_", "")
+        names = {"gradcam": "gradcam_xla", "gradcamxla": "gradcam_xla", "cam": "cam", "grad": "grad"}
+        if key in names:
+            return get(names[key], clf, jit_compile=jit_compile)
+    raise ValueError(f"interpreter must be one of {DIFFERENTIABLE} or a differentiable interpreter "
+                     f"(CAM, GradCAMXLA, Grad) instance. Received: interpreter={interpreter!r}")
+
+
 __all__ = [
     "Interpreter", "CAM", "GradCAMXLA", "Grad", "MASK", "RTS", "train_rts", "GradCAM",
     "GradCAMPlusPlus", "ScoreCAM", "Saliency", "SmoothGrad", "get", "REGISTRY", "overlay", "show",
-    "normalize_maps", "metrics",
+    "normalize_maps", "metrics", "Differentiable", "differentiable", "DIFFERENTIABLE",
 ]

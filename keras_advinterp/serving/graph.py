@@ -1,0 +1,192 @@
+"""The serving graph: one ``tf.Module`` whose functions become the SavedModel's signatures.
+
+Every function takes float pixels in [0, 1], NHWC at the model's input size
+(``images``), or encoded image files (``image_bytes``: PNG, JPEG, GIF or BMP,
+8 or 16 bits) that the graph decodes and fits to that size itself:
+
+- ``predict`` -> class probabilities and the top-k classes with their names;
+- ``explain`` -> the above and the interpreter's map of the top class;
+- ``guarded`` -> the above and a detector's score and verdict, in one call.
+  When the detector computes the same map itself (the saliency detector with
+  the export's interpreter), the map is shared, so ``guarded`` costs less
+  than ``predict`` + ``explain`` + the detector run separately.
+
+Inputs are checked inside the graph, so a TF Serving client gets a clear
+message too (not only Python callers): the image shape, finite values and
+the [0, 1] range (the usual mistake is sending 0-255 pixels).
+
+Decoding ``image_bytes`` follows ``data.read_image``: bit depth scaled to
+[0, 1] (8 and 16 bits), grey repeated to RGB or RGB to grey by ITU-R 601
+luma, alpha composited over white, then the ``resize`` mode (``center-crop``
+by default). Resampling is TensorFlow's antialiased bilinear, close to but
+not bit-identical with the Python loader's (Pillow). EXIF orientation is
+NOT applied by TensorFlow's decoders: send upright images (the client
+helper ``serving.encode_image`` reads a file with EXIF applied and sends PNG).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from ..data.images import LUMA, RESIZE_MODES
+
+WHITE = 1.0  # what transparent pixels and pad borders become (data.images.DEFAULT_BACKGROUND)
+
+
+def _settings(interpreter) -> dict:
+    """What decides an interpreter's maps (not how it is compiled)."""
+    return {k: v for k, v in interpreter.params().items() if k != "jit_compile"}
+
+
+class ServingGraph(tf.Module):
+    """The classifier, its interpreter and (optionally) a fitted detector as pure TensorFlow functions.
+
+    Args:
+        clf: the Classifier (raw [0, 1] pixels -> logits).
+        interpreter: a differentiable interpreter built on ``clf`` (``interpret.differentiable``).
+        detector: a fitted, graph-safe Detector on ``clf``, or None (no ``guarded`` functions).
+        top_k: how many classes the outputs list (clipped to the number of classes).
+        resize: how ``image_bytes`` are fitted to the input: ``center-crop``, ``squash`` or ``pad``.
+    """
+
+    def __init__(self, clf, interpreter, detector=None, *, top_k: int = 5, resize: str = "center-crop"):
+        super().__init__(name=f"{clf.name}_serving")
+        if resize not in RESIZE_MODES:
+            raise ValueError(f"resize must be one of {RESIZE_MODES}. Received: resize={resize!r}")
+        self.clf, self.interpreter, self.detector = clf, interpreter, detector
+        self.top_k = int(min(top_k, clf.num_classes))
+        self.resize = resize
+        self.height, self.width, self.channels = clf.input_shape
+        # Tracked so the SavedModel holds every variable the functions read.
+        self.models = detector.keras_models() if detector is not None else [clf.model]
+        self.threshold = None
+        if detector is not None:
+            self.threshold = float(detector.checked_threshold())
+        self.share_map = bool(
+            detector is not None and getattr(detector, "interpreter", None) is not None
+            and type(detector.interpreter) is type(interpreter)
+            and _settings(detector.interpreter) == _settings(interpreter))
+        self._names = tf.constant(np.asarray(clf.class_names, dtype=object))
+
+    # -- input ---------------------------------------------------------------
+    @property
+    def image_spec(self) -> tf.TensorSpec:
+        return tf.TensorSpec([None, self.height, self.width, self.channels], tf.float32, name="images")
+
+    @property
+    def bytes_spec(self) -> tf.TensorSpec:
+        return tf.TensorSpec([None], tf.string, name="image_bytes")
+
+    def checked(self, images):
+        """``images`` after in-graph checks of shape, finiteness and range (clear messages for any client)."""
+        want = (self.height, self.width, self.channels)
+        shape_msg = (f"images must be float pixels shaped (batch, {want[0]}, {want[1]}, {want[2]}) "
+                     f"for model {self.clf.name!r}; resize them first or send image_bytes")
+        checks = [
+            tf.debugging.assert_equal(tf.shape(images)[1:], tf.constant(want, tf.int32), message=shape_msg),
+            tf.debugging.assert_all_finite(images, "images hold NaN or inf values"),
+            tf.debugging.assert_greater_equal(
+                tf.reduce_min(images), 0.0, message="images must be in [0, 1]; found a value below 0"),
+            tf.debugging.assert_less_equal(
+                tf.reduce_max(images), 1.0,
+                message="images must be in [0, 1]; found a value above 1 (0-255 pixels? divide by 255)"),
+        ]
+        with tf.control_dependencies(checks):
+            return tf.identity(images)
+
+    def decode(self, image_bytes):
+        """Encoded images (N,) -> float pixels (N, H, W, C) in [0, 1] at the model's size."""
+        return tf.map_fn(self._decode_one, image_bytes,
+                         fn_output_signature=tf.TensorSpec([self.height, self.width, self.channels], tf.float32))
+
+    def _decode_one(self, data):
+        # uint16 keeps 16-bit PNGs exact; 8-bit files are scaled by 257, so /65535 is exact for both.
+        img = tf.io.decode_image(data, channels=0, dtype=tf.uint16, expand_animations=False)
+        img = tf.cast(img, tf.float32) / 65535.0
+        k = tf.shape(img)[-1]
+        img = tf.switch_case(k - 1, [lambda: self._colour(img[..., :1], None, 1),
+                                     lambda: self._colour(img[..., :1], img[..., 1:2], 1),
+                                     lambda: self._colour(img[..., :3], None, 3),
+                                     lambda: self._colour(img[..., :3], img[..., 3:4], 3)])
+        return self._fit(img)
+
+    def _colour(self, colour, alpha, c: int):
+        colour = tf.ensure_shape(colour, [None, None, c])
+        if c == 1 and self.channels == 3:
+            colour = tf.tile(colour, [1, 1, 3])
+        elif c == 3 and self.channels == 1:
+            colour = tf.tensordot(colour, tf.constant(LUMA, tf.float32), axes=[[2], [0]])[..., None]
+        if alpha is not None:
+            colour = colour * alpha + WHITE * (1.0 - alpha)
+        return tf.clip_by_value(tf.ensure_shape(colour, [None, None, self.channels]), 0.0, 1.0)
+
+    def _fit(self, img):
+        size = tf.constant([self.height, self.width], tf.int32)
+        hw = tf.shape(img)[:2]
+        h, w = tf.cast(hw[0], tf.float32), tf.cast(hw[1], tf.float32)
+        th, tw = float(self.height), float(self.width)
+        if self.resize == "squash":
+            out = tf.image.resize(img, size, "bilinear", antialias=True)
+        elif self.resize == "center-crop":
+            scale = tf.maximum(th / h, tw / w)
+            crop_h = tf.clip_by_value(tf.cast(tf.round(th / scale), tf.int32), 1, hw[0])
+            crop_w = tf.clip_by_value(tf.cast(tf.round(tw / scale), tf.int32), 1, hw[1])
+            top, left = (hw[0] - crop_h) // 2, (hw[1] - crop_w) // 2
+            out = tf.image.resize(img[top:top + crop_h, left:left + crop_w], size, "bilinear", antialias=True)
+        else:  # pad: keep the whole image, white borders
+            scale = tf.minimum(th / h, tw / w)
+            new = tf.maximum(tf.cast(tf.round(tf.stack([h, w]) * scale), tf.int32), 1)
+            inner = tf.image.resize(img, new, "bilinear", antialias=True)
+            top, left = (self.height - new[0]) // 2, (self.width - new[1]) // 2
+            pads = [[top, self.height - new[0] - top], [left, self.width - new[1] - left], [0, 0]]
+            out = tf.pad(inner, pads, constant_values=WHITE)
+        same = tf.reduce_all(tf.equal(hw, size))
+        out = tf.cond(same, lambda: img, lambda: tf.clip_by_value(out, 0.0, 1.0))
+        return tf.ensure_shape(out, [self.height, self.width, self.channels])
+
+    # -- outputs -------------------------------------------------------------
+    def _head(self, logits) -> dict:
+        p = tf.nn.softmax(logits, axis=-1)
+        top_p, top_i = tf.math.top_k(p, k=self.top_k)
+        return {"probabilities": p, "top_k_classes": top_i, "top_k_probabilities": top_p,
+                "top_k_names": tf.gather(self._names, top_i)}
+
+    def predict(self, images) -> dict:
+        return self._head(self.clf.model(self.checked(images), training=False))
+
+    def explain(self, images) -> dict:
+        maps, logits = self.interpreter.maps_and_logits(self.checked(images))
+        return {**self._head(logits), "map": maps}
+
+    def guarded(self, images) -> dict:
+        if self.detector is None:
+            raise ValueError("this serving graph has no detector: build it with detector=... for guarded outputs")
+        images = self.checked(images)
+        out = self.detector.tf_outputs(images)
+        maps = out["maps"] if self.share_map else self.interpreter.maps_and_logits(images)[0]
+        return {**self._head(out["logits"]), "map": maps, "detector_score": out["score"],
+                "adversarial": out["score"] > self.threshold}
+
+    def signatures(self, *, jit_compile: bool = False) -> dict:
+        """``{signature name: concrete function}`` for ``tf.saved_model.save``."""
+        fns = {"serving_default": self.predict, "explain": self.explain}
+        if self.detector is not None:
+            fns["guarded"] = self.guarded
+        out = {}
+        for name, fn in fns.items():
+            out[name] = tf.function(fn, jit_compile=jit_compile).get_concrete_function(self.image_spec)
+            bytes_name = "predict_bytes" if name == "serving_default" else f"{name}_bytes"
+            out[bytes_name] = tf.function(lambda b, fn=fn: fn(self.decode(b))).get_concrete_function(self.bytes_spec)
+        # The tf.Variables the graphs read, tracked directly (as keras.export does): without this the
+        # SavedModel loads in TF2 but a TF1-style session loader (TF Serving, saved_model_cli run)
+        # misses the BatchNorm statistics that Keras tracks behind its own variable wrappers.
+        used = {}
+        for fn in out.values():
+            for v in fn.variables:
+                used.setdefault(id(v), v)
+        self.tf_variables = list(used.values())
+        return out
+
+
+__all__ = ["ServingGraph"]
