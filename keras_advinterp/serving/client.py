@@ -1,7 +1,7 @@
 """Calling an export: REST bodies, gRPC ``PredictRequest`` protos, and an in-process stand-in for the server.
 
 - ``encode_image(path)``: a file's bytes for the ``*_bytes`` signatures, with
-  EXIF orientation applied on this side (TensorFlow's decoders ignore it).
+  EXIF orientation applied on this side (the graph reads it from JPEGs only).
 - ``rest_body(...)``: the JSON for ``POST /v1/models/<name>:predict``.
 - ``predict_request(...)``: a ``tensorflow_serving.apis.predict_pb2.PredictRequest``
   for the gRPC ``PredictionService/Predict`` (needs the ``serving`` extra).

@@ -19,9 +19,11 @@ Decoding ``image_bytes`` follows ``data.read_image``: bit depth scaled to
 [0, 1] (8 and 16 bits), grey repeated to RGB or RGB to grey by ITU-R 601
 luma, alpha composited over white, then the ``resize`` mode (``center-crop``
 by default). Resampling is TensorFlow's antialiased bilinear, close to but
-not bit-identical with the Python loader's (Pillow). EXIF orientation is
-NOT applied by TensorFlow's decoders: send upright images (the client
-helper ``serving.encode_image`` reads a file with EXIF applied and sends PNG).
+not bit-identical with the Python loader's (Pillow). TensorFlow's decoders
+ignore EXIF orientation, so the graph reads the orientation tag of a JPEG
+itself (``exif_orientation``) and turns the pixels upright as Pillow's
+``exif_transpose`` does; other formats' EXIF (rare: PNG eXIf, WebP) is not
+read, and ``serving.encode_image`` applies it on the client side.
 """
 
 from __future__ import annotations
@@ -32,6 +34,70 @@ import tensorflow as tf
 from ..data.images import LUMA, RESIZE_MODES
 
 WHITE = 1.0  # what transparent pixels and pad borders become (data.images.DEFAULT_BACKGROUND)
+
+
+_EXIF_HEADER = (0x45, 0x78, 0x69, 0x66, 0, 0)  # "Exif\0\0"
+_SCAN = 65536 + 4096  # EXIF sits in an APP1 segment of at most 64 KiB near the start of the file
+
+
+def exif_orientation(data):
+    """The EXIF orientation (1-8) of an encoded JPEG, or 1 (none, not a JPEG, or malformed); pure TensorFlow.
+
+    Walks the first 8 APPn segments after the start-of-image marker for an
+    ``Exif\\0\\0`` APP1, then the first 32 entries of IFD0 for tag 0x0112,
+    in either byte order. Every read is clipped to the scanned prefix, so a
+    malformed file yields 1, never an error.
+    """
+    raw = tf.cast(tf.io.decode_raw(tf.strings.substr(data, 0, _SCAN), tf.uint8), tf.int32)
+    buf = tf.concat([raw, tf.zeros([16], tf.int32)], 0)
+    last = tf.size(buf) - 1
+
+    def byte(i):
+        return tf.gather(buf, tf.clip_by_value(i, 0, last))
+
+    pos, found = tf.constant(2), tf.constant(-1)
+    for _ in range(8):  # unrolled: a handful of segment headers
+        is_app = tf.equal(byte(pos), 0xFF) & (byte(pos + 1) >= 0xE0) & (byte(pos + 1) <= 0xEF) & (found < 0)
+        is_exif = is_app & tf.equal(byte(pos + 1), 0xE1)
+        for k, b in enumerate(_EXIF_HEADER):
+            is_exif &= tf.equal(byte(pos + 4 + k), b)
+        found = tf.where(is_exif, pos, found)
+        pos = tf.where(is_app & ~is_exif, pos + 2 + byte(pos + 2) * 256 + byte(pos + 3), pos)
+    tiff = found + 10
+    little = tf.equal(byte(tiff), 0x49)  # "II": little-endian, "MM": big-endian
+
+    def u16(i):
+        return tf.where(little, byte(i) + byte(i + 1) * 256, byte(i) * 256 + byte(i + 1))
+
+    def u32(i):
+        lo, hi = u16(i), u16(i + 2)
+        return tf.where(little, lo + hi * 65536, lo * 65536 + hi)
+
+    ifd = tiff + tf.clip_by_value(u32(tiff + 4), 0, _SCAN)
+    count = u16(ifd)
+    entries = ifd + 2 + 12 * tf.range(32)
+    match = tf.equal(u16(entries), 0x0112) & (tf.range(32) < count)
+    value = tf.reduce_max(tf.where(match, u16(entries + 8), 0))
+    jpeg = tf.equal(byte(0), 0xFF) & tf.equal(byte(1), 0xD8)
+    ok = jpeg & (found >= 0) & (value >= 1) & (value <= 8)
+    return tf.where(ok, value, 1)
+
+
+def upright(img, orientation):
+    """(h, w, c) pixels turned as EXIF ``orientation`` says (Pillow's ``exif_transpose``)."""
+    def transpose():
+        return tf.transpose(img, [1, 0, 2])
+
+    return tf.switch_case(orientation - 1, [
+        lambda: img,                                   # 1: as stored
+        lambda: img[:, ::-1],                          # 2: mirrored left-right
+        lambda: tf.image.rot90(img, 2),                # 3: rotated 180
+        lambda: img[::-1],                             # 4: mirrored top-bottom
+        transpose,                                     # 5: transposed
+        lambda: tf.image.rot90(img, 3),                # 6: rotate 90 clockwise to view
+        lambda: tf.image.rot90(transpose(), 2),        # 7: transverse
+        lambda: tf.image.rot90(img, 1),                # 8: rotate 90 counter-clockwise to view
+    ])
 
 
 def _settings(interpreter) -> dict:
@@ -103,7 +169,7 @@ class ServingGraph(tf.Module):
     def _decode_one(self, data):
         # uint16 keeps 16-bit PNGs exact; 8-bit files are scaled by 257, so /65535 is exact for both.
         img = tf.io.decode_image(data, channels=0, dtype=tf.uint16, expand_animations=False)
-        img = tf.cast(img, tf.float32) / 65535.0
+        img = upright(tf.cast(img, tf.float32) / 65535.0, exif_orientation(data))
         k = tf.shape(img)[-1]
         img = tf.switch_case(k - 1, [lambda: self._colour(img[..., :1], None, 1),
                                      lambda: self._colour(img[..., :1], img[..., 1:2], 1),

@@ -128,6 +128,42 @@ def test_bytes_signatures_decode_as_the_loader(saliency_export, images, tmp_path
     np.testing.assert_allclose(got[2], want[2], atol=0.05)  # resampled: TF's bilinear vs Pillow's
 
 
+def _with_exif(jpeg: bytes, orientation: int, little_endian: bool) -> bytes:
+    """``jpeg`` with a hand-made APP1 EXIF segment holding only the orientation tag."""
+    import struct
+
+    e = "<" if little_endian else ">"
+    tiff = (b"II*\x00" if little_endian else b"MM\x00*") + struct.pack(e + "I", 8) + struct.pack(e + "H", 1)
+    tiff += struct.pack(e + "HHIH", 0x0112, 3, 1, orientation) + b"\x00\x00" + struct.pack(e + "I", 0)
+    payload = b"Exif\x00\x00" + tiff
+    return jpeg[:2] + b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload + jpeg[2:]
+
+
+def test_jpeg_exif_orientation_is_applied_in_the_graph(shapes_clf, tmp_path):
+    import io
+
+    from keras_advinterp.serving.graph import ServingGraph, exif_orientation
+
+    graph = ServingGraph(shapes_clf, interpret.differentiable("cam", shapes_clf))
+    blocks = (np.random.default_rng(0).random((8, 8, 3)) * 255).astype(np.uint8)
+    arr = blocks.repeat(8, 0).repeat(8, 1)  # 64 x 64, the model's size: no resampling, only JPEG decoding
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format="JPEG", quality=100)
+    plain = buf.getvalue()
+    for o in range(1, 9):
+        for little in (False, True):
+            blob = _with_exif(plain, o, little)
+            (tmp_path / "x.jpg").write_bytes(blob)
+            assert int(exif_orientation(tf.constant(blob))) == o
+            got = graph.decode(tf.constant([blob])).numpy()[0]
+            want = data.read_image(tmp_path / "x.jpg", (64, 64), 3)  # Pillow's exif_transpose
+            assert np.abs(got - want).mean() < 0.02, (o, little)  # TF's and Pillow's JPEG decoders differ slightly
+            if o != 1:
+                assert np.abs(graph.decode(tf.constant([plain])).numpy()[0] - want).mean() > 0.1  # it mattered
+    for junk in (b"not an image", b"\xff\xd8\xff\xe1\xff\xff", plain[:40], b"\x89PNG\r\n"):
+        assert int(exif_orientation(tf.constant(junk))) == 1
+
+
 def test_bytes_signature_rejects_a_non_image(saliency_export):
     _, _, loaded = saliency_export
     with pytest.raises(tf.errors.InvalidArgumentError, match="(?i)unknown image file format|image"):
