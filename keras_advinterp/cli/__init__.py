@@ -12,9 +12,9 @@ import argparse
 import sys
 
 from .._quiet import import_tensorflow_quietly, quiet_environment
-from . import attack, demo, detect, experiment, explain, export, models
+from . import attack, demo, detect, experiment, explain, export, models, serve
 
-COMMANDS = (demo, attack, explain, detect, models, experiment, export)
+COMMANDS = (demo, attack, explain, detect, models, experiment, export, serve)
 
 
 def build_parser() -> argparse.ArgumentParser:
