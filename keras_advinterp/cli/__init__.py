@@ -1,4 +1,4 @@
-"""The ``advinterp`` command: demo, attack, explain, detect, models, experiment, export.
+"""The ``advinterp`` command: demo, attack, explain, detect, models, experiment, export, serve, train.
 
 One module per command (``add_parser`` + ``run``) and ``_common`` for the
 flags they share. Building the parser imports no TensorFlow, so ``--help``
@@ -12,9 +12,9 @@ import argparse
 import sys
 
 from .._quiet import import_tensorflow_quietly, quiet_environment
-from . import attack, demo, detect, experiment, explain, export, models, serve
+from . import attack, demo, detect, experiment, explain, export, models, serve, train
 
-COMMANDS = (demo, attack, explain, detect, models, experiment, export, serve)
+COMMANDS = (demo, attack, explain, detect, models, experiment, export, serve, train)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -23,7 +23,41 @@ def add_parser(sub) -> None:
     a.add_argument("--batch-size", type=int, default=32)
     a.add_argument("--out", default="advinterp-out/attack", help="summary JSON and .npz (default: %(default)s)")
     a.add_argument("--save-dir", help="also write the adversarial images as PNG with the source file names")
+    add_shard_args(a)
     a.set_defaults(run=run)
+
+
+SHARDING = """Data-set scale: with --workers (or --tf-config) the run is split over worker processes or hosts.
+Worker I of N takes every N-th file of the sorted --data folder from position I and writes its
+adversarial PNGs into --save-dir (shared by all workers) under the source paths. Each finished
+chunk is recorded in --save-dir/.advinterp-shards/, so rerunning the same command after a kill
+resumes without redoing or duplicating a file. The last worker to finish checks that every input
+has exactly one PNG and writes labels.csv; --verify repeats that check. Sharded runs process
+every image of the folder (--limit does not apply) and write no .npz; the worker's summary goes
+to --out/shard-I-of-N.json. Example, two processes:
+  advinterp attack --data imgs --save-dir adv --workers 2 --worker 0 &
+  advinterp attack --data imgs --save-dir adv --workers 2 --worker 1"""
+
+
+def add_shard_args(a) -> None:
+    g = a.add_argument_group("sharding (data-set scale, resumable)", SHARDING)
+    g.add_argument("--workers", type=int, default=None, metavar="N", help="number of workers sharing the folder")
+    g.add_argument("--worker", type=int, default=None, metavar="I", help="this worker's index in [0, N-1]")
+    g.add_argument("--tf-config", action="store_true",
+                   help="take the worker index and count from TF_CONFIG (chief first, then workers)")
+    g.add_argument("--devices", default="default", choices=["default", "mirrored"],
+                   help="inside a worker: one device, or MirroredStrategy over every GPU (else every logical "
+                        "CPU device) of the host (default: %(default)s)")
+    g.add_argument("--chunk", type=int, default=None,
+                   help="images per checkpoint (default: 4 x --batch-size)")
+    g.add_argument("--max-files", type=int, default=None,
+                   help="stop after this many files of the shard; rerun to continue")
+    g.add_argument("--verify", action="store_true",
+                   help="only check --save-dir: one PNG per input, none twice; writes labels.csv when complete")
+
+
+def sharded(args) -> bool:
+    return bool(args.workers is not None or args.worker is not None or args.tf_config or args.verify)
 
 
 def run(args) -> None:
@@ -31,6 +65,8 @@ def run(args) -> None:
 
     from ..data import save_adversarial_folder
 
+    if sharded(args):
+        return run_sharded(args)
     attack, ignored = common.build_attack(args)  # bad parameters fail before any model loads
     clf = common.load_classifier(args)
     inputs = common.load_inputs(args, clf)
@@ -88,3 +124,54 @@ def uap_lines(result, attack, clf, x, y, summary: dict) -> list[str]:
                      f"{found['images']} images; {tried}) reached it at eps {unit(found['eps'])}: rerun with "
                      f"--eps {unit(found['eps'])}")
     return lines
+
+
+def run_sharded(args) -> None:
+    """One worker of a sharded, resumable run (or ``--verify``): checks everything before the model loads."""
+    from .. import distribute
+    from ..data import NAMES
+
+    if not args.save_dir:
+        raise ValueError("a sharded run writes PNGs: give --save-dir OUT (shared by every worker)")
+    if args.verify:
+        report = distribute.merge(args.save_dir)
+        common.emit(args, report.to_dict(), report.lines())
+        if not report.complete:
+            raise ValueError(f"{args.save_dir} is incomplete: {len(report.missing)} missing, "
+                             f"{len(report.duplicates)} recorded twice")
+        return
+    spec = distribute.resolve_worker(args.worker, args.workers, tf_config=args.tf_config)
+    if args.image or not args.data or not Path(args.data).is_dir():
+        where = "--image" if args.image else f"--data {args.data}"
+        if args.data and not args.image and args.data not in NAMES and not Path(args.data).exists():
+            raise FileNotFoundError(f"--data folder does not exist: {args.data!r}")
+        raise ValueError(f"sharded runs read an image folder: give --data FOLDER. Received: {where}")
+    attack, ignored = common.build_attack(args)
+    if args.attack == "uap":
+        raise ValueError("uap fits one perturbation to a whole set, which sharding would split: run it without "
+                         "--workers. Received: --attack uap")
+    strategy = distribute.make_strategy(args.devices)
+    with strategy.scope():  # each device holds its own copy of the weights
+        clf = common.load_classifier(args)
+    result = distribute.generate_shard(
+        clf, attack, args.data, args.save_dir, worker=spec.index, workers=spec.count, strategy=strategy,
+        target=args.target, labels=args.labels, resize=args.resize, batch_size=args.batch_size, chunk=args.chunk,
+        max_files=args.max_files)
+    summary = {**result.to_dict(), "attack": repr(attack), "model": clf.describe(), "source": spec.source}
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"shard-{spec.index}-of-{spec.count}.json"
+    path.write_text(json.dumps(summary, indent=2, default=str))
+    rate = f"{result.generated / result.seconds:.2f} images/s" if result.generated else "nothing left to do"
+    lines = [f"{attack!r} on {clf.name}: {spec}, {result.replicas} replica(s)",
+             f"{'shard':<16}{result.assigned} files, {result.already_done} already done, "
+             f"{result.generated} generated now ({rate})"]
+    lines += [f"skipped {s}: {why}" for s, why in result.skipped]
+    if ignored:
+        lines.append(f"note: {attack.name} takes no {', '.join('--' + k.replace('_', '-') for k in ignored)}; "
+                     f"ignored")
+    lines += result.report.lines() if result.report else []
+    if result.report and not result.report.complete:
+        lines.append("(other workers may still be running: --verify checks again once all have finished)")
+    lines.append(f"wrote {path}")
+    common.emit(args, summary, lines)
