@@ -7,6 +7,16 @@ import statistics
 import time
 
 
+def timed(fn, repeats: int):
+    """(first-call seconds, steady seconds (median of ``repeats`` more calls), last output)."""
+    out = []
+    t = time.perf_counter()
+    out.append(fn())
+    first = time.perf_counter() - t
+    steady = median_seconds(lambda: out.append(fn()), repeats, warm=False)
+    return first, steady, out[-1]
+
+
 def median_seconds(fn, repeats: int, warm: bool = True) -> float:
     """Median wall time of ``fn()`` over ``repeats`` calls, after one warm-up call."""
     if warm:

@@ -48,7 +48,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from _models import resnet20  # noqa: E402
-from _timing import median_seconds  # noqa: E402
+from _timing import timed  # noqa: E402
 from pgd_floor import step_times  # noqa: E402
 
 from keras_advinterp import data, models  # noqa: E402
@@ -90,14 +90,6 @@ def tracing_counts(clf) -> dict:
     return {str(key): tracing_count(fn) for key, fn in clf._compiled.items()}
 
 
-def timed(fn, repeats: int):
-    """(first-call seconds, steady seconds (median of ``repeats`` more calls), last output)."""
-    out = []
-    t = time.perf_counter()
-    out.append(fn())
-    first = time.perf_counter() - t
-    steady = median_seconds(lambda: out.append(fn()), repeats, warm=False)
-    return first, steady, out[-1]
 
 
 def _images(out):

@@ -4,12 +4,18 @@
 tables share (seeds/000_f66802178e087466.txt, Tables 2-3 and 8-13): the top-1
 label and confidence of each image before and after an intervention, and the
 "change statistics" row beneath them.
+
+``pse`` (Xu et al., seeds/001: grid sensitivity, promotion / suppression
+ratios, the interpretability score, refinement masks) and ``dissection``
+(network dissection: unit-concept IoU, concept detectors, unit sensitivity
+under attack) are submodules.
 """
 
 from __future__ import annotations
 
+from . import dissection, pse
 from .change import Top1, change_statistics, top1
 from .pixels import PixelChange, cam_region, pick_pixels, pixel_change, pixel_histograms, set_pixels
 
 __all__ = ["Top1", "top1", "change_statistics", "cam_region", "pick_pixels", "set_pixels", "pixel_change",
-           "PixelChange", "pixel_histograms"]
+           "PixelChange", "pixel_histograms", "pse", "dissection"]

@@ -2,7 +2,10 @@
 
 An attack is a configured object called on a batch; subclasses only build
 one function ``run(x, y, target, seed)`` returning ``x_adv`` or
-``(x_adv, iterations)`` (iterations per image, int32 (N,)). The iteration
+``(x_adv, iterations)`` (iterations per image, int32 (N,)). Attacks with
+``supports_mask = True`` also take ``run(..., mask)``: a 0/1 map of where
+the perturbation may be non-zero, applied inside their loop (Xu et al.'s
+refined attacks, seeds/001_13ab3436c62e81d7.txt, Appendix 3, Eq. 11). The iteration
 loop is compiled (``_compile.compiled_loop``; XLA where ``jit_compile``
 resolves to it); an outer search (the binary search over C&W's constant)
 may be a Python loop over compiled inner loops. ``run`` is cached on the
@@ -91,6 +94,7 @@ class AttackBase(ABC):
 
     name = "attack"
     targeted_supported = True
+    supports_mask = False  # whether __call__ takes mask= (the perturbation kept at zero outside it)
     jit_compile = "auto"
 
     @abstractmethod
@@ -161,29 +165,62 @@ class Attack(AttackBase):
         jit = resolve_jit(self.jit_compile, clf)
         return clf.compiled(cache_key("attack", self, targeted, jit), lambda: self.build(clf, targeted, jit))
 
+    def check_mask(self, mask, x) -> np.ndarray:
+        """Validates a perturbation mask for images ``x``: returns float32 (N, H, W, 1 or C) of 0s and 1s.
+
+        Accepted: (N, H, W), (N, H, W, 1) or (N, H, W, C), bool or numbers
+        that are all 0 or 1.
+        """
+        if not self.supports_mask:
+            masked = sorted(n for n, c in _mask_attacks().items() if c.supports_mask)
+            raise ValueError(f"{self.name} cannot restrict its perturbation to a mask; attacks that can: {masked}. "
+                             f"Received: mask of shape {np.shape(mask)}")
+        m = np.asarray(mask.numpy() if hasattr(mask, "numpy") else mask)
+        n, h, w, c = x.shape
+        if m.ndim == 3:
+            m = m[..., None]
+        if m.ndim != 4 or m.shape[:3] != (n, h, w) or m.shape[3] not in (1, c):
+            raise ValueError(f"mask must be (N, H, W), (N, H, W, 1) or (N, H, W, C) for images {x.shape}. "
+                             f"Received: mask.shape={np.shape(mask)}")
+        if m.dtype != bool:
+            if not np.issubdtype(m.dtype, np.number):
+                raise ValueError(f"mask must be bool or 0/1 numbers. Received: mask.dtype={m.dtype}")
+            bad = ~((m == 0) | (m == 1))
+            if bad.any():
+                raise ValueError(f"mask must hold only 0 and 1 (or bool). Received: {int(bad.sum())} other "
+                                 f"value(s), e.g. {m[bad].flat[0]!r}")
+        return m.astype(np.float32)
+
     def __call__(self, clf: Classifier, x, y, target=None, *, batch_size: int = 32,
-                 seed: int = 0, progress: bool = False) -> AttackResult:
+                 seed: int = 0, progress: bool = False, mask=None) -> AttackResult:
         """Attacks images ``x`` (N, H, W, C) in [0, 1] with true labels ``y``.
 
         Args:
             target: class index (scalar or (N,)) for a targeted attack.
             batch_size: images per compiled call (the last batch is padded).
             seed: seed of random starts (stateless: the same seed gives the same result).
+            mask: optional (N, H, W[, 1 or C]) bool or 0/1: where the
+                perturbation may be non-zero. It is applied inside the
+                attack's loop, so ``x_adv`` equals ``x`` exactly outside it
+                (attacks with ``supports_mask``: PGD, BIM, MIM, C&W, EAD,
+                StrAttack).
         """
         x, y, t, batch_size = self.check_call(clf, x, y, target, batch_size)
+        arrays = [x, y, t] if mask is None else [x, y, t, self.check_mask(mask, x)]
         targeted = target is not None
         run = self.compiled_run(clf, targeted)
         forward = clf.compiled_forward()
         counter = iter(range(10**9))
 
-        def step(xb, yb, tb):
+        def step(xb, yb, tb, mb=None):
             s = tf.constant([seed, next(counter)], tf.int32)
-            out = run(tf.constant(xb), tf.constant(yb), tf.constant(tb), s)
+            args = (tf.constant(xb), tf.constant(yb), tf.constant(tb), s)
+            out = run(*args) if mb is None else run(*args, tf.constant(mb))
             x_adv, its = out if isinstance(out, tuple) else (out, np.full(len(xb), self.iterations, np.int32))
             return x_adv, forward(x_adv), its
 
         start = time.perf_counter()
-        x_adv, logits, iterations = map_batches(step, [x, y, t], batch_size, progress=progress and self.name)
+        x_adv, logits, iterations = map_batches(step, arrays, batch_size, progress=progress and self.name)
         seconds = time.perf_counter() - start
         pred = logits.argmax(axis=1)
         success = pred == t if targeted else pred != y
@@ -192,6 +229,12 @@ class Attack(AttackBase):
             target=t if targeted else None, norms=perturbation_norms(x_adv - x),
             iterations=iterations.astype(np.int32), seconds=seconds, attack=self.name, params=self.params(),
         )
+
+
+def _mask_attacks() -> dict:
+    from . import REGISTRY  # the registry is built after this module
+
+    return REGISTRY
 
 
 def plain(params: dict) -> dict:

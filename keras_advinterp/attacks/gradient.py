@@ -134,6 +134,7 @@ class PGD(Attack):
     """
 
     name = "pgd"
+    supports_mask = True
     _default_step = 2.5  # step_size = factor * eps / steps
 
     def __init__(self, *, eps: float = 8 / 255, steps: int = 10, step_size: float | None = None,
@@ -174,12 +175,16 @@ class PGD(Attack):
         objective, weigh, random_start = self.objective, self.step_weight, self.random_start
         norm = L1(self.l1_sparsity) if self.norm is L1 else self.norm
 
-        def begin(x, y, labels, seed):
+        def begin(x, y, labels, seed, mask=None):
             ctx = _prepared_context(clf, objective, x, y, labels, targeted)
             extras = ctx.extras
             if weigh is not None:
                 extras["_step_weight"] = weigh(clf, ctx)
-            x0 = tf.clip_by_value(x + norm.random_start(x, eps, seed), 0.0, 1.0) if random_start else x
+            start = norm.random_start(x, eps, seed)
+            if mask is not None:  # the perturbation stays zero outside the mask (masked start, gradient, step)
+                extras["_mask"] = mask
+                start = start * mask
+            x0 = tf.clip_by_value(x + start, 0.0, 1.0) if random_start else x
             return x0, extras
 
         def step(i, state, consts):
@@ -187,12 +192,16 @@ class PGD(Attack):
             x, y, labels, extras = consts
             ctx = Context(x=x, y=y, labels=labels, targeted=targeted, step=i, extras=extras)
             _, g = input_gradient(lambda a: objective(clf, a, labels, ctx), x_adv)
+            if "_mask" in extras:
+                g = g * extras["_mask"]
             if mu > 0:  # MIM: accumulate L1-normalised gradients
                 g_acc = mu * g_acc + g / (tf.reduce_sum(tf.abs(g), axis=[1, 2, 3], keepdims=True) + 1e-12)
                 g = g_acc
             d = norm.direction(g, x_adv) if norm.name == "l1" else norm.direction(g)
             if weigh is not None:
                 d = d * extras["_step_weight"]
+            if "_mask" in extras:
+                d = d * extras["_mask"]
             delta = norm.project(x_adv + alpha * d - x, eps)
             return tf.clip_by_value(x + delta, 0.0, 1.0), g_acc
 
@@ -206,7 +215,7 @@ class PGD(Attack):
 
         return begin, step, score
 
-    def _restarts(self, begin, loop, score, x, y, labels, seed):
+    def _restarts(self, begin, loop, score, x, y, labels, seed, mask=None):
         """Runs the attack from each restart's start; per image keeps the best result (``score``).
 
         Restart 0 is the single run's start, so restarts only ever add
@@ -215,7 +224,8 @@ class PGD(Attack):
         """
         best = best_score = None
         for r in range(self.restarts):
-            x0, extras = begin(x, y, labels, seed if r == 0 else tf.random.experimental.stateless_fold_in(seed, r))
+            x0, extras = begin(x, y, labels, seed if r == 0 else tf.random.experimental.stateless_fold_in(seed, r),
+                               mask)
             x_adv = loop((x0, tf.zeros_like(x)), (x, y, labels, extras))[0]
             if self.restarts == 1:
                 return x_adv
@@ -231,8 +241,8 @@ class PGD(Attack):
         begin, score = compile_fn(begin, jit), compile_fn(score, jit)
         iterate = compiled_loop(step, self.steps, loop=self.loop, jit=jit)
 
-        def run(x, y, t, seed):  # an outer Python loop over compiled loops
-            return self._restarts(begin, iterate, score, x, y, t if targeted else y, seed)
+        def run(x, y, t, seed, mask=None):  # an outer Python loop over compiled loops
+            return self._restarts(begin, iterate, score, x, y, t if targeted else y, seed, mask)
 
         return run
 

@@ -34,12 +34,13 @@ ABORT_WINDOW = 50  # fewest steps over which an image must stall before it count
 def _search_loop(clf, targeted, *, steps, kappa, abort_early, init, step, distance, loop="auto", jit=True):
     """Builds the inner optimisation for one constant per image.
 
-    ``init(x) -> state`` and ``step(i, state, x, labels, c) -> (state, x_eval,
-    logits, loss)`` define the method; ``x_eval`` is the candidate image
-    (logits are its logits, loss its per-image objective). Returns
-    ``inner(x, labels, c, best_dist, best_x) -> (best_dist, best_x, found,
-    steps_used)``, where ``found`` says the image succeeded (with confidence
-    ``kappa``) at least once for this ``c``. The steps run as
+    ``init(x) -> state`` and ``step(i, state, x, labels, c, mask) -> (state,
+    x_eval, logits, loss)`` define the method; ``x_eval`` is the candidate
+    image (logits are its logits, loss its per-image objective); ``mask`` is
+    None or the 0/1 map outside which ``x_eval`` must equal ``x``. Returns
+    ``inner(x, labels, c, best_dist, best_x, mask=None) -> (best_dist,
+    best_x, found, steps_used)``, where ``found`` says the image succeeded
+    (with confidence ``kappa``) at least once for this ``c``. The steps run as
     ``_compile.compiled_loop`` (chunks of compiled, unrolled steps by default).
 
     Early abort (``abort_early``): an image has stalled when, over a window
@@ -65,8 +66,8 @@ def _search_loop(clf, targeted, *, steps, kappa, abort_early, init, step, distan
 
     def body(i, carry, consts):
         state, active, used, found, prev, low, prev_dist, best_dist, best_x = carry
-        x, labels, c = consts
-        state, x_eval, logits, loss = step(i, state, x, labels, c)
+        x, labels, c, mask = consts
+        state, x_eval, logits, loss = step(i, state, x, labels, c, mask)
         # margin() clips at -kappa; with an infinite kappa it is the raw logit gap.
         success = margin(logits, labels, targeted, np.inf) < -kappa
         dist = distance(x_eval - x)
@@ -88,18 +89,18 @@ def _search_loop(clf, targeted, *, steps, kappa, abort_early, init, step, distan
     iterate = compiled_loop(body, steps, loop=loop, until=lambda carry: ~tf.reduce_any(carry[1]), jit=jit)
     start = compile_fn(init, jit)
 
-    def inner(x, labels, c, best_dist, best_x):
+    def inner(x, labels, c, best_dist, best_x, mask=None):
         n = x.shape[0]
         carry = (start(x), tf.ones([n], tf.bool), tf.zeros([n], tf.int32), tf.zeros([n], tf.bool),
                  tf.fill([n], big), tf.fill([n], big), best_dist, best_dist, best_x)
-        _, _, used, found, _, _, _, best_dist, best_x = iterate(carry, (x, labels, c))
+        _, _, used, found, _, _, _, best_dist, best_x = iterate(carry, (x, labels, c, mask))
         return best_dist, best_x, found, used
 
     return inner
 
 
-def binary_search(inner, x, labels, rounds: int, initial_const: float):
-    """Runs ``inner`` ``rounds`` times, updating each image's constant.
+def binary_search(inner, x, labels, rounds: int, initial_const: float, mask=None):
+    """Runs ``inner`` ``rounds`` times, updating each image's constant (``mask`` is passed on).
 
     Until an image first succeeds its ``c`` grows x10; after that ``c`` is
     the midpoint of the smallest successful and largest failed values
@@ -112,7 +113,7 @@ def binary_search(inner, x, labels, rounds: int, initial_const: float):
     best_dist, best_x = tf.fill([n], np.float32(np.inf)), x
     iterations = np.zeros(n, np.int32)
     for _ in range(rounds):
-        best_dist, best_x, found, used = inner(x, labels, tf.constant(c), best_dist, best_x)
+        best_dist, best_x, found, used = inner(x, labels, tf.constant(c), best_dist, best_x, mask)
         found = found.numpy()
         iterations += used.numpy()
         upper = np.where(found, np.minimum(upper, c), upper)
@@ -123,6 +124,8 @@ def binary_search(inner, x, labels, rounds: int, initial_const: float):
 
 class _ConstantSearch(Attack):
     """Shared constructor checks and ``build`` of the two attacks."""
+
+    supports_mask = True
 
     def __init__(self, *, confidence, steps, learning_rate, binary_search_steps, initial_const, abort_early, loop,
                  jit_compile):
@@ -153,8 +156,8 @@ class _ConstantSearch(Attack):
         inner = _search_loop(clf, targeted, steps=self.steps, kappa=self.confidence, abort_early=self.abort_early,
                              init=init, step=step, distance=distance, loop=self.loop, jit=jit)
 
-        def run(x, y, t, seed):
-            return binary_search(inner, x, t if targeted else y, self.binary_search_steps, self.initial_const)
+        def run(x, y, t, seed, mask=None):
+            return binary_search(inner, x, t if targeted else y, self.binary_search_steps, self.initial_const, mask)
 
         return run
 
@@ -214,11 +217,13 @@ class CarliniWagnerL2(_ConstantSearch):
             w = tf.atanh((2 * x - 1) * _TANH_SHRINK)
             return w, tf.zeros_like(w), tf.zeros_like(w)
 
-        def step(i, state, x, labels, c):
+        def step(i, state, x, labels, c, mask):
             w, m, v = state
             with tf.GradientTape() as tape:
                 tape.watch(w)
                 x_adv = (tf.tanh(w) + 1) / 2
+                if mask is not None:  # exactly x outside the mask; no gradient reaches w there
+                    x_adv = tf.where(mask > 0, x_adv, x)
                 logits = clf.model(x_adv, training=False)
                 loss = _sum_per_image(tf.square(x_adv - x)) + c * margin(logits, labels, targeted, kappa)
                 total = tf.reduce_sum(loss)  # a sum keeps per-image gradients batch-independent
@@ -275,16 +280,20 @@ class EAD(_ConstantSearch):
         def init(x):
             return x, x  # iterate x_k and slack y_k
 
-        def step(i, state, x, labels, c):
+        def step(i, state, x, labels, c, mask):
             x_k, y_k = state
             with tf.GradientTape() as tape:
                 tape.watch(y_k)
                 total = tf.reduce_sum(objective(y_k, x, labels, c)[1])
             g = tape.gradient(total, y_k)
+            if mask is not None:
+                g = g * mask
             k = tf.cast(i, tf.float32)
             z = y_k - lr * tf.sqrt(1 - k / steps) * g
             x_next = tf.where(z - x > beta, tf.minimum(z - beta, 1.0),
                               tf.where(z - x < -beta, tf.maximum(z + beta, 0.0), x))
+            if mask is not None:  # so the slack point y stays x there too
+                x_next = tf.where(mask > 0, x_next, x)
             y_next = x_next + k / (k + 3) * (x_next - x_k)
             logits, loss = objective(x_next, x, labels, c)
             return (x_next, y_next), x_next, logits, loss + beta * _sum_per_image(tf.abs(x_next - x))

@@ -95,6 +95,7 @@ class StrAttack(Attack):
     """
 
     name = "strattack"
+    supports_mask = True
 
     def __init__(self, *, group_size: int = 2, rho: float = 1.0, steps: int = 100,
                  learning_rate: float = 0.5, const: float = 1.0, binary_search_steps: int = 3,
@@ -137,8 +138,10 @@ class StrAttack(Attack):
 
         def body(k, state, consts):
             z, u, v, s, best_l2, best_delta, found, since, its, active = state
-            x, labels, const = consts
+            x, labels, const, mask = consts
             lo, hi = tf.maximum(-x, -bound), tf.minimum(1.0 - x, bound)
+            if mask is not None:  # a zero-width box outside the mask: w and the candidate are 0 there
+                lo, hi = tf.where(mask > 0, lo, 0.0), tf.where(mask > 0, hi, 0.0)
             delta = shrink_delta * (z - u)
             w = tf.clip_by_value(z - s, lo, hi)
             y = group_shrink(z - v, g, threshold)
@@ -147,6 +150,8 @@ class StrAttack(Attack):
                 tape.watch(x_in)
                 loss = tf.reduce_sum(const * tf.maximum(raw_margin(x_in, labels), -kappa))
             grad = tape.gradient(loss, x_in)
+            if mask is not None:
+                grad = grad * mask
             eta = tf.sqrt(tf.cast(k, tf.float32) + 1.0) / self.learning_rate
             z_new = (eta * z - grad + rho * (delta + u + w + s + y + v)) / (eta + 3.0 * rho)
             # candidate: the group-sparse variable, projected into the box
@@ -165,16 +170,16 @@ class StrAttack(Attack):
 
         iterate = compiled_loop(body, steps, loop=self.loop, until=lambda state: ~tf.reduce_any(state[-1]), jit=jit)
 
-        def admm(x, labels, const, best_l2, best_x):
+        def admm(x, labels, const, best_l2, best_x, mask=None):
             """One ADMM run per image constant, in ``binary_search``'s terms (best images, not deltas)."""
             n = x.shape[0]
             zeros = tf.zeros_like(x)
             state = (zeros, zeros, zeros, zeros, best_l2, best_x - x, tf.zeros([n], tf.bool),
                      tf.zeros([n], tf.int32), tf.zeros([n], tf.int32), tf.ones([n], tf.bool))
-            out = iterate(state, (x, labels, const))
+            out = iterate(state, (x, labels, const, mask))
             return out[4], tf.clip_by_value(x + out[5], 0.0, 1.0), out[6], out[8]
 
-        def run(x, y, t, seed):
-            return binary_search(admm, x, t if targeted else y, self.binary_search_steps, self.const)
+        def run(x, y, t, seed, mask=None):
+            return binary_search(admm, x, t if targeted else y, self.binary_search_steps, self.const, mask)
 
         return run

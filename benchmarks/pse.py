@@ -1,0 +1,140 @@
+"""Grid sensitivity (Xu et al., Eqs. 1-3): chunked batched forwards against a per-grid predict loop.
+
+    python benchmarks/pse.py            # ResNet50 (random weights), one 221x221 image, 13 x 13 = 169 grids
+    python benchmarks/pse.py --quick    # the embedded shapes model, 8 x 8 grids: checks the script (< 1 min)
+
+One image (13 x 17 = 221 pixels a side, so 13 x 13 grids tile it; the
+classifier resizes to 224 inside) with a dense random +-8/255 perturbation,
+so all 169 grids need a forward pass. Timed, each warm (one call first,
+reported apart) and as the median of --repeats:
+
+- ``pse.grid_sensitivity`` at each chunk size (masked copies per compiled
+  call): the 169 copies and the Z(x') row built inside the compiled
+  function, ceil(170 / chunk) calls;
+- the per-grid loop a user would write: for each grid, the copy in NumPy,
+  then ``model.predict(copy)`` (Keras) -- and the same loop through our
+  compiled forward (``clf.predict``), which drops Keras's per-call set-up.
+
+Memory: the process's peak resident set after each stage
+(``ru_maxrss``, which only grows; stages run smallest chunk first, so
+each increase is what the larger chunk added). Also timed: the same image
+with only a third of its grids perturbed (a sparse attack), where grids the
+attack left alone need no forward pass.
+
+Writes benchmarks/results/pse.json (``--quick``: pse_quick.json) with the
+load average before and after: this 2-core machine is shared with other
+agents' jobs, so the figures carry their noise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from _timing import timed  # noqa: E402
+
+from keras_advinterp import models  # noqa: E402
+from keras_advinterp.analysis import pse  # noqa: E402
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def peak_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+
+
+def per_grid_loop(predict, x, x_adv, layout, y, t):
+    """Eqs. 1-3 the plain way: one copy and one predict call per grid."""
+    z = predict(x_adv)[0]
+    ids = layout.ids()
+    d0, dt = np.zeros(layout.m), np.zeros(layout.m)
+    for i in range(layout.m):
+        copy = np.where((ids == i)[None, :, :, None], x, x_adv)
+        zi = predict(copy)[0]
+        d0[i], dt[i] = zi[y] - z[y], z[t] - zi[t]
+    return d0, dt
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="shapes model, 8 x 8 grids, one repeat")
+    p.add_argument("--chunks", default="16,32,64", help="chunk sizes to time (comma-separated)")
+    p.add_argument("--repeats", type=int, default=3, help="steady-state calls after the first (median)")
+    p.add_argument("--out", default=None, help="JSON path (default results/pse.json, pse_quick.json)")
+    a = p.parse_args()
+    name, size, grids = ("shapes", 64, 8) if a.quick else ("resnet50", 221, 13)
+    repeats = 1 if a.quick else a.repeats
+
+    load_before = round(os.getloadavg()[0], 2)
+    clf = models.load(name, weights=None if name == "resnet50" else "default")
+    rng = np.random.default_rng(0)
+    x = rng.random((1, size, size, 3), dtype=np.float32)
+    x_adv = np.clip(x + (8 / 255) * np.sign(rng.standard_normal(x.shape)).astype(np.float32), 0, 1)
+    y, t = 0, 1
+    layout = pse.grid_layout(x.shape, grids)
+    record = {"model": clf.name, "weights": clf.weights_source, "image": [size, size], "grids": layout.describe(),
+              "rows_per_image": layout.m + 1, "peak_rss_mb_after_load": peak_mb()}
+    print(f"{clf.name}, {size}x{size} image, {layout.rows}x{layout.cols} = {layout.m} grids", flush=True)
+
+    batched = {}
+    for chunk in (int(c) for c in a.chunks.split(",")):
+        first, steady, sens = timed(lambda c=chunk: pse.grid_sensitivity(clf, x, x_adv, [y], [t], grids=grids,
+                                                                        chunk=c), repeats)
+        batched[chunk] = {"first_s": round(first, 3), "steady_s": round(steady, 3), "calls": -(-(layout.m + 1)
+                          // chunk), "peak_rss_mb": peak_mb()}
+        print(f"[batched] chunk {chunk}: {steady:.2f} s (first {first:.1f} s), peak RSS {peak_mb():.0f} MB",
+              flush=True)
+    ref = sens
+
+    keras_predict = lambda v: clf.model.predict(v, verbose=0)  # noqa: E731
+    loops = {}
+    for label, predict in (("keras_model_predict", keras_predict), ("clf_predict", clf.predict)):
+        predict(x_adv)  # warm
+        t0 = time.perf_counter()
+        d0, dt = per_grid_loop(predict, x, x_adv, layout, y, t)
+        loops[label] = {"seconds": round(time.perf_counter() - t0, 3), "calls": layout.m + 1,
+                        "max_abs_diff_vs_batched": float(max(np.abs(d0 - ref.change0[0]).max(),
+                                                             np.abs(dt - ref.changet[0]).max()))}
+        print(f"[loop] {label}: {loops[label]['seconds']:.2f} s, max |difference| vs batched "
+              f"{loops[label]['max_abs_diff_vs_batched']:.2e}", flush=True)
+
+    sparse_adv = x_adv.copy()
+    untouched = rng.permutation(layout.m)[: 2 * layout.m // 3]
+    sparse_adv[0][np.isin(layout.ids(), untouched)] = x[0][np.isin(layout.ids(), untouched)]
+    best = min(batched, key=lambda c: batched[c]["steady_s"])
+    _, sparse_s, s_sens = timed(lambda: pse.grid_sensitivity(clf, x, sparse_adv, [y], [t], grids=grids, chunk=best),
+                                repeats)
+    sparse = {"perturbed_grids": int(s_sens.perturbed.sum()), "chunk": best, "steady_s": round(sparse_s, 3)}
+    print(f"[sparse] {sparse['perturbed_grids']} of {layout.m} grids perturbed, chunk {best}: {sparse_s:.2f} s")
+
+    fastest = batched[best]["steady_s"]
+    record.update({
+        "batched": batched, "loops": loops, "sparse": sparse, "best_chunk": best,
+        "speedup_vs_keras_predict_loop": round(loops["keras_model_predict"]["seconds"] / fastest, 2),
+        "speedup_vs_clf_predict_loop": round(loops["clf_predict"]["seconds"] / fastest, 2),
+        "quick": a.quick, "load_before": load_before, "load_after": round(os.getloadavg()[0], 2),
+        "cpus": os.cpu_count(), "tensorflow": tf.__version__, "keras": keras.__version__,
+        "note": "2-core CPU shared with other agents' jobs during the run; see the load averages.",
+    })
+    print(f"speed-up of chunk {best}: {record['speedup_vs_keras_predict_loop']}x vs the Keras predict loop, "
+          f"{record['speedup_vs_clf_predict_loop']}x vs the clf.predict loop; load {load_before} -> "
+          f"{record['load_after']} on {os.cpu_count()} CPUs")
+    out = Path(a.out or RESULTS / ("pse_quick.json" if a.quick else "pse.json"))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(record, indent=2))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
