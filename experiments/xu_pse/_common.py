@@ -155,3 +155,123 @@ def psr_legend(fig):
 def main(experiment, doc):
     """The command line every script shares: ``--quick``, ``--fresh``, ``--out`` (``runner.script_main``)."""
     return script_main(experiment, doc)
+
+
+# -- network dissection (Sec. 5, Figs. 7-8) ------------------------------------------------------
+# The block outputs of the embedded models, shallow to deep: the stand-ins for the paper's conv2_3,
+# conv3_8, conv4_36 and conv5_3 of ResNet_152 (the last ReLU of a building block).
+DISSECTION_LAYERS = {
+    "shapes": ["stem_relu", "block1_out", "block2_out", "features"],
+    "shapes_mobile": ["stem_relu", "block1_out", "block3_out", "features"],
+}
+DISSECTION_DEFAULTS = {
+    "models": ["shapes", "shapes_mobile"], "weights": "default", "data": "shapes", "limit": 512, "seed": 0,
+    "layers": None, "quantile": 0.995, "detector_iou": 0.04, "batch_size": 64,
+    "pgd": {"eps": 8 / 255, "steps": 20},
+}
+
+
+def dissection_layers(clf, s: dict) -> list[str]:
+    """The layers dissected for ``clf``: ``s["layers"][model]`` if given, the table above, else four evenly spaced.
+
+    A model outside the table without listed layers gets four of its 4-D layers evenly spaced over the
+    graph, the last its feature layer; ``layers`` names are checked against the model's feature layers.
+    """
+    from keras_advinterp.surgery import feature_layers
+
+    valid = feature_layers(clf)
+    listed = (s.get("layers") or {}).get(clf.name) or DISSECTION_LAYERS.get(clf.name)
+    if listed is None:
+        try:
+            last = clf.feature_layer
+        except Exception:  # a model without a feature layer: its last 4-D layer
+            last = valid[-1]
+        end = valid.index(last) if last in valid else len(valid) - 1
+        picks = np.linspace(0, end, 5)[1:].round().astype(int)
+        listed = [valid[i] for i in dict.fromkeys(picks.tolist())]
+    bad = [name for name in listed if name not in valid]
+    if bad:
+        raise ValueError(f"layers for model {clf.name!r} must be 4-D feature layers of it; valid names: {valid}. "
+                         f"Received: {bad}")
+    return list(listed)
+
+
+def prepare_dissection(name: str, s: dict, attack: bool = True) -> dict:
+    """One model's dissection set: the test images with concept masks, and untargeted PGD on the correct ones.
+
+    The paper dissects Broden and attacks Broden's images with untargeted PGD; we dissect the generated
+    shapes test set (its shape / colour / texture masks, ``dissection.shapes_concepts``) and attack the images
+    the model classifies correctly, at ``s["pgd"]`` (Linf).
+    """
+    from keras_advinterp.analysis import dissection
+
+    clf = models.load(name, s["weights"])
+    layers = dissection_layers(clf, s)
+    d = data.load(s["data"], "test", limit=s["limit"], seed=s["seed"])
+    masks, concepts, categories = dissection.shapes_concepts(d)
+    keep = clf.predict(d.x, batch_size=s["batch_size"]).argmax(1) == d.y
+    pgd = attacks.PGD(**s["pgd"])
+    adv = cached_attack(pgd, clf, d.x[keep], d.y[keep], seed=s["seed"], batch_size=s["batch_size"]) if attack \
+        else None
+    return {"clf": clf, "data": d, "masks": masks, "concepts": concepts, "categories": categories,
+            "keep": np.flatnonzero(keep), "x_adv": adv.x_adv if attack else None,
+            "success": adv.success if attack else None, "attack": pgd,
+            "layers": layers, "_dissections": {}}
+
+
+def dissect_layer(m: dict, layer: str, s: dict, quantile: float | None = None):
+    """``dissection.dissect`` of ``layer`` over the whole set at ``quantile`` (default ``s["quantile"]``), once."""
+    from keras_advinterp.analysis import dissection
+
+    q = s["quantile"] if quantile is None else quantile
+    cache = m["_dissections"]
+    if (layer, q) not in cache:
+        cache[layer, q] = dissection.dissect(m["clf"], layer, m["data"].x, m["masks"], m["concepts"],
+                                             m["categories"], quantile=q, batch_size=s["batch_size"])
+    return cache[layer, q]
+
+
+def dissection_notes(ctx: dict, s: dict) -> list[str]:
+    """Models, data and attack of a dissection run, and how they differ from the paper's setting."""
+    notes = []
+    for name, m in ctx["models"].items():
+        clf = m["clf"]
+        attacked = (f"{len(m['keep'])} classified correctly and attacked, untargeted PGD success "
+                    f"{np.mean(m['success']):.0%}") if m["success"] is not None else \
+            f"{len(m['keep'])} classified correctly"
+        notes.append(f"Model {name} ({clf.weights_source}, {clf.input_size[0]}x{clf.input_size[1]}): layers "
+                     f"{', '.join(m['layers'])}; {len(m['data'])} {m['data'].name} test images dissected, "
+                     f"{attacked}.")
+    notes.append(f"Setting differs from the paper: ResNet_152 dissected on Broden (colour, texture, material, part, "
+                 f"object, scene) with layers conv2_3 / conv3_8 / conv4_36 / conv5_3 of 256-2048 units; ours are the "
+                 f"embedded 64x64 shapes models, {s['limit']} generated test images, and three concept categories "
+                 f"from the generator: 6 shapes (on the object; our stand-in for object), 8 colours (on the object) "
+                 f"and 6 textures (the background), with layers of 16-128 units. Attack: {ctx['attack']!r} "
+                 f"(the paper does not give its budget).")
+    qs = " and ".join(f"{q:g}" for q in (s["quantiles"] if "quantiles" in s else [s["quantile"]]))
+    notes.append(f"M_k thresholds T_k at the {qs} quantile of each unit's activations over the set "
+                 f"(Bau et al.'s 0.995, the top 0.5 %; the paper's text says the top 5 %, 0.95); a concept detector "
+                 f"has max_c IoU(k, c) > "
+                 f"{s['detector_iou']:g}; IoU(k) is the mean of IoU(k, c) over the concepts.")
+    return notes
+
+
+def prepare_dissections(s: dict, attack: bool = True) -> dict:
+    ctx = {"models": {name: prepare_dissection(name, s, attack) for name in s["models"]}}
+    ctx["attack"] = next(iter(ctx["models"].values()))["attack"]
+    return ctx
+
+
+def draw_unit_mask(ax, image, mask, title=None):
+    """An image with one unit's segmentation M_k: outside the mask dimmed, the mask's edge drawn."""
+    img = np.clip(np.asarray(image, np.float32), 0, 1)
+    if img.shape[-1] == 1:
+        img = np.repeat(img, 3, axis=-1)
+    shown = np.where(mask[..., None], img, 0.25 * img)
+    ax.imshow(shown, interpolation="nearest")
+    if mask.any() and not mask.all():
+        ax.contour(mask.astype(float), levels=[0.5], colors=["yellow"], linewidths=0.8)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=7)
