@@ -45,7 +45,8 @@ def add_parser(sub) -> None:
     det.add_argument("--data", help="clean images for --fpr: shapes, digits, photos or a folder (default: the "
                                     "model's own data)")
     det.add_argument("--limit", type=int, default=256, help="clean images for --fpr (default: %(default)s)")
-    e.set_defaults(run=run, split="test", image=None, labels="predicted")  # labels are unused: clean images only
+    # what the shared input and detector helpers read; labels are unused (clean images only)
+    e.set_defaults(run=run, split="test", image=None, labels="predicted", batch_size=32)
 
 
 def run(args) -> None:
@@ -58,7 +59,6 @@ def run(args) -> None:
     det = None
     lines = []
     if args.detector != "none":
-        args.batch_size = 32
         det = build_detector(args, clf)
         if args.threshold is not None:
             det.threshold = float(args.threshold)

@@ -132,10 +132,6 @@ class Detector(ABC):
     def tf_outputs(self, x) -> dict:
         """``{"logits": (N, classes), "score": (N,)}`` for a float32 batch, in pure TensorFlow."""
 
-    def keras_models(self) -> list:
-        """Every Keras model ``tf_outputs`` reads (a SavedModel export must track their variables)."""
-        return [self.clf.model]
-
     def scores_batch(self, x: np.ndarray) -> np.ndarray:
         """Scores of one checked batch (compiled ``tf_outputs`` by default)."""
         fn = self.compiled(lambda t: self.tf_outputs(t)["score"])

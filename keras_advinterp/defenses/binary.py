@@ -149,9 +149,6 @@ class BinaryDetector(Detector):
                 "detector_model": f"{self.model.name}@{id(self.model):x}"}
 
     # -- the computation -----------------------------------------------------
-    def keras_models(self) -> list:
-        return [self.clf.model, self.model]
-
     def tf_outputs(self, x) -> dict:
         logits = self.clf.model(x, training=False)
         p = tf.nn.softmax(self.model(x, training=False), axis=-1)

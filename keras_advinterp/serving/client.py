@@ -61,8 +61,9 @@ def _inputs(images, image_bytes, signature_name):
             image_bytes = [image_bytes]
         return "image_bytes", [bytes(b) for b in image_bytes]
     if bytes_sig:
+        float_twin = {v: k for k, v in BYTES_SIGNATURES.items()}.get(signature_name, signature_name)
         raise ValueError(f"signature {signature_name!r} takes encoded files (image_bytes=); for float pixels use "
-                         f"{signature_name.removesuffix('_bytes').replace('predict', 'serving_default')!r}")
+                         f"{float_twin!r}")
     x = np.asarray(images, np.float32)
     if x.ndim == 3:
         x = x[None]

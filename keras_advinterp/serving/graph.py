@@ -124,8 +124,6 @@ class ServingGraph(tf.Module):
         self.top_k = int(min(top_k, clf.num_classes))
         self.resize = resize
         self.height, self.width, self.channels = clf.input_shape
-        # Tracked so the SavedModel holds every variable the functions read.
-        self.models = detector.keras_models() if detector is not None else [clf.model]
         self.threshold = None
         if detector is not None:
             self.threshold = float(detector.checked_threshold())
@@ -244,9 +242,10 @@ class ServingGraph(tf.Module):
             out[name] = tf.function(fn, jit_compile=jit_compile).get_concrete_function(self.image_spec)
             bytes_name = "predict_bytes" if name == "serving_default" else f"{name}_bytes"
             out[bytes_name] = tf.function(lambda b, fn=fn: fn(self.decode(b))).get_concrete_function(self.bytes_spec)
-        # The tf.Variables the graphs read, tracked directly (as keras.export does): without this the
-        # SavedModel loads in TF2 but a TF1-style session loader (TF Serving, saved_model_cli run)
-        # misses the BatchNorm statistics that Keras tracks behind its own variable wrappers.
+        # The tf.Variables the graphs read (classifier, interpreter, detector: whatever they use), tracked
+        # directly as keras.export does. This is what the SavedModel saves: tracking the Keras models
+        # instead loads in TF2 but not in a TF1-style session loader (TF Serving, saved_model_cli run),
+        # which misses the BatchNorm statistics Keras keeps behind its own variable wrappers.
         used = {}
         for fn in out.values():
             for v in fn.variables:
