@@ -87,9 +87,7 @@ def run_unit(ctx, s, unit):
     rows = []
     for target, clf in clfs.items():
         clean_pred = ctx["clean_logits"][target].argmax(1)
-        logits = clf.predict(x_adv)
-        p = np.exp(logits - logits.max(1, keepdims=True))
-        p /= p.sum(1, keepdims=True)
+        p = clf.probabilities(x_adv)
         pred = p.argmax(1)
         top3 = np.argsort(-p[0])[:3]
         for i in range(len(d)):

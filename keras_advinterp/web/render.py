@@ -7,6 +7,8 @@ import io
 
 import numpy as np
 
+from ..models.classifier import softmax
+
 TOP_K = 5
 
 
@@ -51,11 +53,6 @@ def amplified(delta: np.ndarray) -> tuple[np.ndarray, float]:
     peak = float(np.abs(delta).max())
     factor = 0.5 / peak if peak > 0 else 1.0
     return 0.5 + delta * factor, factor
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    e = np.exp(logits - logits.max())
-    return e / e.sum()
 
 
 def top_k(logits: np.ndarray, class_names, k: int = TOP_K) -> list[dict]:
