@@ -148,6 +148,11 @@ class Attack(AttackBase):
         ``run`` may be a Python loop over compiled functions (XLA iff ``jit``).
         """
 
+    @property
+    def graph_safe(self) -> bool:
+        """True when the attack has a ``graph_function`` (a subclass provides one)."""
+        return type(self).graph_function is not Attack.graph_function
+
     def graph_function(self, clf: Classifier, *, targeted: bool = False):
         """A pure-TensorFlow ``fn(x, y, target=None, seed=None) -> x_adv`` (graph-safe).
 

@@ -237,7 +237,7 @@ def generate_shard(clf: Classifier, attack: Attack, data_dir, out_dir, *, worker
     staging = shards.state_dir(out_dir) / f"staging-{spec.index:04d}-of-{spec.count:04d}"
     shutil.rmtree(staging, ignore_errors=True)  # what a killed run left half-written
     step = None
-    if _graph_safe(attack):  # one traced step per model, attack settings and strategy, reused by later calls
+    if attack.graph_safe:  # one traced step per model, attack settings and strategy, reused by later calls
         key = cache_key("replica_attack", attack, target is not None, id(strategy))
         step = clf.compiled(key, lambda: replica_attack(clf, attack, strategy, target is not None))
     generated, skipped, success, timer = 0, [], 0, [0.0]
@@ -265,10 +265,6 @@ def generate_shard(clf: Classifier, attack: Attack, data_dir, out_dir, *, worker
     already = sum(sources[i] in done for i in mine)
     return ShardResult(spec.index, spec.count, len(mine), already, generated, skipped, success, seconds, replicas,
                        report, timer[0])
-
-
-def _graph_safe(attack) -> bool:
-    return type(attack).graph_function is not Attack.graph_function
 
 
 def _attack_and_save(clf, attack, step, x, y, keep, sources, outputs, target, batch, seed, data_dir, out_dir,

@@ -150,3 +150,8 @@ def test_pgd_inside_strategy_run_on_two_logical_cpus(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     line = [s for s in done.stdout.splitlines() if s.startswith("max_diff")][0].split()
     assert float(line[1]) < 2e-5 and line[3] == "(16,"
+
+
+def test_graph_safe_says_which_attacks_have_a_graph_function():
+    assert all(a.graph_safe for a in (attacks.FGSM(), attacks.BIM(), attacks.MIM(), attacks.PGD()))
+    assert not attacks.CarliniWagnerL2().graph_safe and not attacks.DeepFool().graph_safe
