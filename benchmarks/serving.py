@@ -15,7 +15,10 @@ detector (Ye et al., theta 0.1, Grad-CAM) as its guard, and
 - ``guarded`` (+ detector score and verdict) against the sum of its parts
   (``serving_default`` + ``explain`` + ``SaliencyDetector.scores``) and the
   detector alone. The issue's bar: guarded costs at most the sum of its
-  parts. It shares the detector's Grad-CAM map (one forward and partial
+  parts;
+- the same three signatures exported with ``jit_compile=True`` (``advinterp
+  export --jit``: the numeric core XLA-compiled), as a ratio to the plain
+  export, which is the default. It shares the detector's Grad-CAM map (one forward and partial
   backward pass), so it should cost about the detector alone.
 
 Times are medians of interleaved rounds (``_timing.interleaved``): every
@@ -65,8 +68,10 @@ def bench_model(name: str, batches, repeats: int, workdir: Path) -> dict:
     det = defenses.SaliencyDetector(clf, theta=0.1)
     with Contention() as c_export:
         exp = serving.export(clf, workdir, detector=det)
-    loaded = tf.saved_model.load(str(exp.path))
-    sig = {k: loaded.signatures[k] for k in ("serving_default", "explain", "guarded")}
+    xla_exp = serving.export(clf, workdir, detector=det, jit_compile=True)  # the --jit form, version 2
+    loaded, loaded_xla = tf.saved_model.load(str(exp.path)), tf.saved_model.load(str(xla_exp.path))
+    names = ("serving_default", "explain", "guarded")
+    sig = {k: loaded.signatures[k] for k in names} | {f"{k}_xla": loaded_xla.signatures[k] for k in names}
     forward = clf.compiled_forward()
     gradcam = interpret.GradCAMXLA(clf)
     rows = []
@@ -86,6 +91,7 @@ def bench_model(name: str, batches, repeats: int, workdir: Path) -> dict:
             "keras_gradcam": lambda: gradcam(x, pred),
             "guarded": run("guarded"),
             "detector_scores": lambda: det.scores(x),
+            **{f"{k}_xla": run(f"{k}_xla") for k in names},
         }
 
         def check(out):
@@ -93,6 +99,8 @@ def bench_model(name: str, batches, repeats: int, workdir: Path) -> dict:
             assert np.abs(out["serving_default"]["probabilities"] - p).max() < 1e-4
             assert np.abs(out["explain"]["map"] - out["keras_gradcam"]).max() < 1e-4
             assert np.array_equal(out["guarded"]["adversarial"], out["detector_scores"] > det.threshold)
+            for k in names:
+                assert np.abs(out[f"{k}_xla"]["probabilities"] - out[k]["probabilities"]).max() < 1e-4
 
         with Contention() as c:
             res = interleaved(fns, repeats, check)
@@ -104,6 +112,7 @@ def bench_model(name: str, batches, repeats: int, workdir: Path) -> dict:
             "explain_over_keras": round(ms["explain"] / ms["keras_gradcam"], 2),
             "guarded_over_sum_of_parts": round(ms["guarded"] / parts, 2),
             "guarded_over_detector": round(ms["guarded"] / ms["detector_scores"], 2),
+            "xla_over_plain": {k: round(ms[f"{k}_xla"] / ms[k], 2) for k in names},
             "contention": c.result,
         })
         print(f"{name} batch {n}: " + ", ".join(f"{k} {v} ms" for k, v in ms.items())
@@ -118,14 +127,16 @@ def markdown(results: dict) -> str:
              "interleaved rounds (ms per batch). `guarded/parts`: guarded over serving_default + explain + "
              "detector; the bar is <= 1.", "",
              "| model | batch | serving_default | Keras forward | explain | Keras Grad-CAM | guarded | detector "
-             "alone | guarded/parts | other CPU share |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "alone | guarded/parts | XLA export / plain (default, explain, guarded) | other CPU share |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, r in results["models"].items():
         for row in r["rows"]:
             m = row["ms"]
             lines.append(f"| {name} | {row['batch']} | {m['serving_default']} | {m['keras_forward']} | "
                          f"{m['explain']} | {m['keras_gradcam']} | {m['guarded']} | {m['detector_scores']} | "
-                         f"{row['guarded_over_sum_of_parts']} | {row['contention']['other_cpu_share']:.0%} |")
+                         f"{row['guarded_over_sum_of_parts']} | "
+                         f"{', '.join(str(v) for v in row['xla_over_plain'].values())} | "
+                         f"{row['contention']['other_cpu_share']:.0%} |")
     lines += ["", "ResNet50 has random weights (timings only). Written by `python benchmarks/serving.py`."]
     return "\n".join(lines) + "\n"
 

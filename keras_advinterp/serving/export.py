@@ -84,8 +84,10 @@ def export(clf, base_dir="advinterp-out/serving", *, name: str | None = None, ve
         interpreter: ``gradcam``, ``cam``, ``grad`` or a differentiable interpreter on ``clf``.
         top_k: classes listed in the outputs (clipped to the number of classes).
         resize: how the ``*_bytes`` signatures fit images to the input (``data.RESIZE_MODES``).
-        jit_compile: XLA-compile the float signatures (for a GPU server; on a CPU
-            server a plain graph measured faster, see benchmarks/serving.py).
+        jit_compile: XLA-compile the numeric core of every signature (the model,
+            map and detector math; input checks and class-name lookups stay
+            plain, XLA has no kernels for them). ``benchmarks/serving.py`` times
+            both forms side by side.
         overwrite: replace an existing version folder instead of refusing.
         container_root: where ``base_dir`` is mounted for the server, used in ``models.config``.
 

@@ -210,36 +210,43 @@ class ServingGraph(tf.Module):
         return tf.ensure_shape(out, [self.height, self.width, self.channels])
 
     # -- outputs -------------------------------------------------------------
-    def _head(self, logits) -> dict:
-        p = tf.nn.softmax(logits, axis=-1)
-        top_p, top_i = tf.math.top_k(p, k=self.top_k)
-        return {"probabilities": p, "top_k_classes": top_i, "top_k_probabilities": top_p,
-                "top_k_names": tf.gather(self._names, top_i)}
+    # Each signature is: in-graph checks -> a numeric core (the only part XLA may compile: asserts and
+    # string lookups have no XLA kernels) -> the head (probabilities, top-k, class names, verdict).
+    def _predict_core(self, images) -> dict:
+        return {"logits": self.clf.model(images, training=False)}
 
-    def predict(self, images) -> dict:
-        return self._head(self.clf.model(self.checked(images), training=False))
+    def _explain_core(self, images) -> dict:
+        maps, logits = self.interpreter.maps_and_logits(images)
+        return {"logits": logits, "map": maps}
 
-    def explain(self, images) -> dict:
-        maps, logits = self.interpreter.maps_and_logits(self.checked(images))
-        return {**self._head(logits), "map": maps}
-
-    def guarded(self, images) -> dict:
-        if self.detector is None:
-            raise ValueError("this serving graph has no detector: build it with detector=... for guarded outputs")
-        images = self.checked(images)
+    def _guarded_core(self, images) -> dict:
         out = self.detector.tf_outputs(images)
         maps = out["maps"] if self.share_map else self.interpreter.maps_and_logits(images)[0]
-        return {**self._head(out["logits"]), "map": maps, "detector_score": out["score"],
-                "adversarial": out["score"] > self.threshold}
+        return {"logits": out["logits"], "map": maps, "detector_score": out["score"]}
+
+    def _head(self, core: dict) -> dict:
+        p = tf.nn.softmax(core["logits"], axis=-1)
+        top_p, top_i = tf.math.top_k(p, k=self.top_k)
+        out = {"probabilities": p, "top_k_classes": top_i, "top_k_probabilities": top_p,
+               "top_k_names": tf.gather(self._names, top_i)}
+        out.update({k: v for k, v in core.items() if k != "logits"})
+        if "detector_score" in core:
+            out["adversarial"] = core["detector_score"] > self.threshold
+        return out
 
     def signatures(self, *, jit_compile: bool = False) -> dict:
-        """``{signature name: concrete function}`` for ``tf.saved_model.save``."""
-        fns = {"serving_default": self.predict, "explain": self.explain}
+        """``{signature name: concrete function}`` for ``tf.saved_model.save`` (``jit_compile``: XLA cores)."""
+        cores = {"serving_default": self._predict_core, "explain": self._explain_core}
         if self.detector is not None:
-            fns["guarded"] = self.guarded
+            cores["guarded"] = self._guarded_core
         out = {}
-        for name, fn in fns.items():
-            out[name] = tf.function(fn, jit_compile=jit_compile).get_concrete_function(self.image_spec)
+        for name, core in cores.items():
+            core = tf.function(core, jit_compile=True) if jit_compile else core
+
+            def fn(images, core=core):
+                return self._head(core(self.checked(images)))
+
+            out[name] = tf.function(fn).get_concrete_function(self.image_spec)
             bytes_name = "predict_bytes" if name == "serving_default" else f"{name}_bytes"
             out[bytes_name] = tf.function(lambda b, fn=fn: fn(self.decode(b))).get_concrete_function(self.bytes_spec)
         # The tf.Variables the graphs read (classifier, interpreter, detector: whatever they use), tracked

@@ -280,3 +280,17 @@ def test_export_rejects_bad_settings_before_writing(shapes_clf, digits_clf, tmp_
     with pytest.raises(ValueError, match="interpreter must be"):
         serving.export(shapes_clf, tmp_path, interpreter="lime")
     assert not any(tmp_path.iterdir())  # nothing written
+
+
+def test_xla_export_answers_as_the_plain_one_and_still_checks_its_input(saliency_export, shapes_clf, images, tmp_path):
+    _, det, plain = saliency_export
+    exp = serving.export(shapes_clf, tmp_path, detector=det, jit_compile=True)
+    xla = tf.saved_model.load(str(exp.path))
+    assert exp.metadata["jit_compile"] is True
+    got, want = run(xla, "guarded", images=images), run(plain, "guarded", images=images)
+    for key in ("probabilities", "map", "detector_score"):
+        np.testing.assert_allclose(got[key], want[key], atol=1e-4)
+    np.testing.assert_array_equal(got["adversarial"], want["adversarial"])
+    np.testing.assert_array_equal(got["top_k_names"], want["top_k_names"])
+    with pytest.raises(tf.errors.InvalidArgumentError, match="divide by 255"):
+        xla.signatures["serving_default"](images=tf.constant(images * 255))
