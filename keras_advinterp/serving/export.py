@@ -87,7 +87,9 @@ def export(clf, base_dir="advinterp-out/serving", *, name: str | None = None, ve
         jit_compile: XLA-compile the numeric core of every signature (the model,
             map and detector math; input checks and class-name lookups stay
             plain, XLA has no kernels for them). ``benchmarks/serving.py`` times
-            both forms side by side.
+            both forms side by side: on a 2-core CPU the XLA export took
+            0.57-0.92x the plain one's time, except ResNet50 at batch 32 (1.0x).
+            Off by default: the plain graph runs on any TF Serving build.
         overwrite: replace an existing version folder instead of refusing.
         container_root: where ``base_dir`` is mounted for the server, used in ``models.config``.
 
