@@ -15,6 +15,7 @@ from .attention import Attention, AttentionAttack, attention_mass
 from .base import Attack, AttackBase, AttackResult
 from .deepfool import DeepFool
 from .gradient import BIM, FGSM, MIM, PGD
+from .interpretation import ADV2, AdvEdge, AdvEdgePlus, EdgeWeight, InterpretationAttack, InterpretationLoss, sobel
 from .norms import perturbation_norms
 from .objectives import Context, CrossEntropy, Margin, Objective, StepWeight
 from .optimization import EAD, CarliniWagnerL2
@@ -24,13 +25,14 @@ from .universal import UniversalPerturbation
 
 REGISTRY: dict[str, type[AttackBase]] = {
     cls.name: cls for cls in (FGSM, BIM, MIM, PGD, CarliniWagnerL2, EAD, StrAttack, StAdv, DeepFool,
-                              UniversalPerturbation, AttentionAttack)
+                              UniversalPerturbation, AttentionAttack, ADV2, AdvEdge, AdvEdgePlus)
 }
+ALIASES = {"advedge+": "advedge_plus", "advedgeplus": "advedge_plus", "advedge-plus": "advedge_plus"}
 
 
 def get(name: str, **params) -> AttackBase:
     """Builds an attack by name (see ``REGISTRY``) with keyword parameters."""
-    key = name.lower()
+    key = ALIASES.get(name.lower(), name.lower())
     if key not in REGISTRY:
         raise ValueError(f"unknown attack {name!r}; available: {sorted(REGISTRY)}. Received: name={name!r}")
     try:
@@ -43,5 +45,6 @@ __all__ = [
     "Attack", "AttackBase", "AttackResult", "objectives", "Objective", "Context", "CrossEntropy", "Margin",
     "StepWeight", "Attention", "FGSM", "BIM", "MIM", "PGD", "CarliniWagnerL2", "EAD", "StrAttack", "StAdv",
     "flow_warp", "DeepFool", "UniversalPerturbation", "AttentionAttack", "attention_mass", "get", "REGISTRY",
-    "perturbation_norms",
+    "perturbation_norms", "ADV2", "AdvEdge", "AdvEdgePlus", "InterpretationAttack", "InterpretationLoss",
+    "EdgeWeight", "sobel",
 ]

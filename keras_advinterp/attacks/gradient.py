@@ -175,7 +175,7 @@ class PGD(Attack):
         objective, weigh, random_start = self.objective, self.step_weight, self.random_start
         norm = L1(self.l1_sparsity) if self.norm is L1 else self.norm
 
-        def begin(x, y, labels, seed, mask=None):
+        def begin(x, y, labels, seed, mask=None, x_init=None):
             ctx = _prepared_context(clf, objective, x, y, labels, targeted)
             extras = ctx.extras
             if weigh is not None:
@@ -184,13 +184,19 @@ class PGD(Attack):
             if mask is not None:  # the perturbation stays zero outside the mask (masked start, gradient, step)
                 extras["_mask"] = mask
                 start = start * mask
-            x0 = tf.clip_by_value(x + start, 0.0, 1.0) if random_start else x
-            return x0, extras
+            if x_init is not None:  # a given start (inside the ball), e.g. a warm-up attack's result
+                x0 = x_init
+            else:
+                x0 = tf.clip_by_value(x + start, 0.0, 1.0) if random_start else x
+            return x0, extras, objective.init_state(clf, ctx)
 
         def step(i, state, consts):
-            x_adv, g_acc = state
+            x_adv, g_acc, ostate = state
             x, y, labels, extras = consts
-            ctx = Context(x=x, y=y, labels=labels, targeted=targeted, step=i, extras=extras)
+            ctx = Context(x=x, y=y, labels=labels, targeted=targeted, step=i, extras=extras, state=ostate)
+            if ostate:  # the objective's inner state follows x_adv (not differentiated)
+                ostate = objective.advance(clf, x_adv, labels, ctx)
+                ctx = replace(ctx, state=ostate)
             _, g = input_gradient(lambda a: objective(clf, a, labels, ctx), x_adv)
             if "_mask" in extras:
                 g = g * extras["_mask"]
@@ -203,33 +209,35 @@ class PGD(Attack):
             if "_mask" in extras:
                 d = d * extras["_mask"]
             delta = norm.project(x_adv + alpha * d - x, eps)
-            return tf.clip_by_value(x + delta, 0.0, 1.0), g_acc
+            return tf.clip_by_value(x + delta, 0.0, 1.0), g_acc, ostate
 
-        def score(x_adv, y, labels, extras, x):
+        def score(x_adv, y, labels, extras, x, ostate=()):
             # success first, then the objective: a successful restart is never replaced by a failed one
             logits = clf.model(x_adv, training=False)
             pred = tf.argmax(logits, axis=1, output_type=tf.int32)
             won = tf.equal(pred, labels) if targeted else tf.not_equal(pred, y)
-            ctx = Context(x=x, y=y, labels=labels, targeted=targeted, extras=extras)
+            ctx = Context(x=x, y=y, labels=labels, targeted=targeted, extras=extras, state=ostate)
             return objective(clf, x_adv, labels, ctx) + tf.where(won, 1e9, 0.0)
 
         return begin, step, score
 
-    def _restarts(self, begin, loop, score, x, y, labels, seed, mask=None):
+    def _restarts(self, begin, loop, score, x, y, labels, seed, mask=None, x_init=None):
         """Runs the attack from each restart's start; per image keeps the best result (``score``).
 
         Restart 0 is the single run's start, so restarts only ever add
         successes. ``loop(state, consts) -> state`` is the compiled loop
-        (host) or the graph loop (graph-safe entry).
+        (host) or the graph loop (graph-safe entry). ``x_init`` replaces
+        restart 0's start.
         """
         best = best_score = None
         for r in range(self.restarts):
-            x0, extras = begin(x, y, labels, seed if r == 0 else tf.random.experimental.stateless_fold_in(seed, r),
-                               mask)
-            x_adv = loop((x0, tf.zeros_like(x)), (x, y, labels, extras))[0]
+            x0, extras, ostate = begin(x, y, labels,
+                                       seed if r == 0 else tf.random.experimental.stateless_fold_in(seed, r),
+                                       mask, x_init if r == 0 else None)
+            x_adv, _, ostate = loop((x0, tf.zeros_like(x), ostate), (x, y, labels, extras))
             if self.restarts == 1:
                 return x_adv
-            s = score(x_adv, y, labels, extras, x)
+            s = score(x_adv, y, labels, extras, x, ostate)
             if best is None:
                 best, best_score = x_adv, s
             else:
@@ -241,8 +249,8 @@ class PGD(Attack):
         begin, score = compile_fn(begin, jit), compile_fn(score, jit)
         iterate = compiled_loop(step, self.steps, loop=self.loop, jit=jit)
 
-        def run(x, y, t, seed, mask=None):  # an outer Python loop over compiled loops
-            return self._restarts(begin, iterate, score, x, y, t if targeted else y, seed, mask)
+        def run(x, y, t, seed, mask=None, x_init=None):  # an outer Python loop over compiled loops
+            return self._restarts(begin, iterate, score, x, y, t if targeted else y, seed, mask, x_init)
 
         return run
 
@@ -253,9 +261,9 @@ class PGD(Attack):
         def loop(state, consts):
             return graph_loop(step, self.steps, state, consts, form=form)
 
-        def pgd(x, y, target=None, seed=None):
+        def pgd(x, y, target=None, seed=None, x_init=None):
             x, y, labels, seed = _graph_inputs(x, y, target, targeted, seed)
-            return self._restarts(begin, loop, score, x, y, labels, seed)
+            return self._restarts(begin, loop, score, x, y, labels, seed, x_init=x_init)
 
         return pgd
 

@@ -6,7 +6,17 @@ PGD's loop takes an ``objective``: an object (or plain function) with
 targets in a targeted attack: ``context.targeted`` says which). Objectives
 that need per-batch constants (the clean image's map for ADV2, the clean
 runner-up class for the attention attack) compute them once in ``setup``,
-before the loop; they come back in ``context.extras``.
+before the loop; they come back in ``context.extras``. Objectives whose
+value depends on an inner optimisation that follows the attack (MASK's
+mask, seeds/003_95601c10b3bd7c9c.txt Sec. IV-E) also carry a loop state:
+``init_state`` before the loop, ``advance`` at each step before the
+gradient, read back as ``context.state``.
+
+An objective may also have a ``penalty`` (per image, lower is better): the
+part of it that is not about the label. Minimal-perturbation attacks (C&W,
+StAdv) keep their own label term and add the penalty to their loss, so one
+objective serves PGD, C&W and StAdv (the interpretation loss of
+``interpretation.py``).
 
 Cross-entropy and C&W's margin are two objectives; the attention attack is a
 third (``attention.py``), and attacks on interpreters add theirs.
@@ -31,6 +41,7 @@ class Context:
         targeted: Python bool.
         step: the loop's step index (int32 scalar) or None outside the loop.
         extras: per-batch constants returned by the objective's ``setup``.
+        state: the objective's loop state (``init_state`` / ``advance``), a tuple.
     """
 
     x: tf.Tensor
@@ -39,6 +50,7 @@ class Context:
     targeted: bool
     step: tf.Tensor | None = None
     extras: dict = field(default_factory=dict)
+    state: tuple = ()
 
     def at(self, step) -> Context:
         return replace(self, step=step)
@@ -60,6 +72,18 @@ class Objective:
     def setup(self, clf, context: Context) -> dict:
         """Per-batch constants (a dict of tensors), computed once before the loop."""
         return {}
+
+    def init_state(self, clf, context: Context) -> tuple:
+        """The loop state before the first step (a tuple of tensors; empty for stateless objectives)."""
+        return ()
+
+    def advance(self, clf, x_adv, labels, context: Context) -> tuple:
+        """The loop state for ``x_adv``, from ``context.state``; called before each gradient, not differentiated."""
+        return context.state
+
+    def penalty(self, clf, x_adv, labels, context: Context):
+        """Per-image term a minimal-perturbation attack adds to its loss (None: nothing to add)."""
+        return None
 
     def __call__(self, clf, x_adv, labels, context: Context):
         raise NotImplementedError

@@ -16,6 +16,8 @@ References:
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import tensorflow as tf
 
@@ -24,7 +26,7 @@ from .._compile import LOOPS, check_jit, compile_fn, compiled_loop
 from .._tensor import adam_update, per_image
 from .._tensor import sum_per_image as _sum_per_image
 from .base import Attack
-from .objectives import margin
+from .objectives import Context, StepWeight, get_objective, margin
 
 _UPPER = 1e10  # "no upper bound yet" in the binary search
 _TANH_SHRINK = 1 - 1e-6  # keeps arctanh(2x - 1) finite at x = 0 and 1
@@ -34,12 +36,15 @@ ABORT_WINDOW = 50  # fewest steps over which an image must stall before it count
 def _search_loop(clf, targeted, *, steps, kappa, abort_early, init, step, distance, loop="auto", jit=True):
     """Builds the inner optimisation for one constant per image.
 
-    ``init(x) -> state`` and ``step(i, state, x, labels, c, mask) -> (state,
-    x_eval, logits, loss)`` define the method; ``x_eval`` is the candidate
-    image (logits are its logits, loss its per-image objective); ``mask`` is
-    None or the 0/1 map outside which ``x_eval`` must equal ``x``. Returns
-    ``inner(x, labels, c, best_dist, best_x, mask=None) -> (best_dist,
-    best_x, found, steps_used)``, where ``found`` says the image succeeded
+    ``init(x, extras) -> state`` and ``step(i, state, x, labels, c, mask,
+    extras) -> (state, x_eval, logits, loss, rank)`` define the method;
+    ``x_eval`` is the candidate image (logits are its logits, loss its
+    per-image objective, ``rank`` None or a per-image term added to the
+    distance when picking the best candidate); ``mask`` is None or the 0/1
+    map outside which ``x_eval`` must equal ``x``; ``extras`` a dict of
+    per-batch constants (an objective's, the step weights). Returns
+    ``inner(x, labels, c, best_dist, best_x, mask=None, extras=None) ->
+    (best_dist, best_x, found, steps_used)``, where ``found`` says the image succeeded
     (with confidence ``kappa``) at least once for this ``c``. The steps run as
     ``_compile.compiled_loop`` (chunks of compiled, unrolled steps by default).
 
@@ -66,11 +71,11 @@ def _search_loop(clf, targeted, *, steps, kappa, abort_early, init, step, distan
 
     def body(i, carry, consts):
         state, active, used, found, prev, low, prev_dist, best_dist, best_x = carry
-        x, labels, c, mask = consts
-        state, x_eval, logits, loss = step(i, state, x, labels, c, mask)
+        x, labels, c, mask, extras = consts
+        state, x_eval, logits, loss, rank = step(i, state, x, labels, c, mask, extras)
         # margin() clips at -kappa; with an infinite kappa it is the raw logit gap.
         success = margin(logits, labels, targeted, np.inf) < -kappa
-        dist = distance(x_eval - x)
+        dist = distance(x_eval - x) if rank is None else distance(x_eval - x) + rank
         better = success & (dist < best_dist)
         best_dist = tf.where(better, dist, best_dist)
         best_x = tf.where(per_image(better, x), x_eval, best_x)
@@ -89,18 +94,19 @@ def _search_loop(clf, targeted, *, steps, kappa, abort_early, init, step, distan
     iterate = compiled_loop(body, steps, loop=loop, until=lambda carry: ~tf.reduce_any(carry[1]), jit=jit)
     start = compile_fn(init, jit)
 
-    def inner(x, labels, c, best_dist, best_x, mask=None):
+    def inner(x, labels, c, best_dist, best_x, mask=None, extras=None):
         n = x.shape[0]
-        carry = (start(x), tf.ones([n], tf.bool), tf.zeros([n], tf.int32), tf.zeros([n], tf.bool),
+        extras = {} if extras is None else extras
+        carry = (start(x, extras), tf.ones([n], tf.bool), tf.zeros([n], tf.int32), tf.zeros([n], tf.bool),
                  tf.fill([n], big), tf.fill([n], big), best_dist, best_dist, best_x)
-        _, _, used, found, _, _, _, best_dist, best_x = iterate(carry, (x, labels, c, mask))
+        _, _, used, found, _, _, _, best_dist, best_x = iterate(carry, (x, labels, c, mask, extras))
         return best_dist, best_x, found, used
 
     return inner
 
 
-def binary_search(inner, x, labels, rounds: int, initial_const: float, mask=None):
-    """Runs ``inner`` ``rounds`` times, updating each image's constant (``mask`` is passed on).
+def binary_search(inner, x, labels, rounds: int, initial_const: float, mask=None, extras=None):
+    """Runs ``inner`` ``rounds`` times, updating each image's constant (``mask`` and ``extras`` are passed on).
 
     Until an image first succeeds its ``c`` grows x10; after that ``c`` is
     the midpoint of the smallest successful and largest failed values
@@ -113,7 +119,7 @@ def binary_search(inner, x, labels, rounds: int, initial_const: float, mask=None
     best_dist, best_x = tf.fill([n], np.float32(np.inf)), x
     iterations = np.zeros(n, np.int32)
     for _ in range(rounds):
-        best_dist, best_x, found, used = inner(x, labels, tf.constant(c), best_dist, best_x, mask)
+        best_dist, best_x, found, used = inner(x, labels, tf.constant(c), best_dist, best_x, mask, extras)
         found = found.numpy()
         iterations += used.numpy()
         upper = np.where(found, np.minimum(upper, c), upper)
@@ -151,13 +157,21 @@ class _ConstantSearch(Attack):
         """Returns ``(init, step, distance)`` for ``_search_loop``."""
         raise NotImplementedError
 
+    def _extras(self, clf, targeted):
+        """``prepare(x, y, labels) -> extras`` (per-batch constants) or None when the method needs none."""
+        return None
+
     def build(self, clf, targeted, jit):
         init, step, distance = self._method(clf, targeted)
         inner = _search_loop(clf, targeted, steps=self.steps, kappa=self.confidence, abort_early=self.abort_early,
                              init=init, step=step, distance=distance, loop=self.loop, jit=jit)
+        prepare = self._extras(clf, targeted)
+        prepare = None if prepare is None else compile_fn(prepare, jit)
 
         def run(x, y, t, seed, mask=None):
-            return binary_search(inner, x, t if targeted else y, self.binary_search_steps, self.initial_const, mask)
+            labels = t if targeted else y
+            extras = None if prepare is None else prepare(x, y, labels)
+            return binary_search(inner, x, labels, self.binary_search_steps, self.initial_const, mask, extras)
 
         return run
 
@@ -183,6 +197,13 @@ class CarliniWagnerL2(_ConstantSearch):
         loop: loop form (``_compile.compiled_loop``); the early stop is
             checked after every compiled chunk of steps.
         jit_compile: True, False or ``auto`` (``_compile.resolve_jit``).
+        objective: optional ``objectives.Objective`` whose ``penalty`` (per
+            image, e.g. the interpretation loss of ADV2 / AdvEdge) is added
+            to the minimised loss and to the distance that picks the best
+            candidate; the label term stays C&W's margin.
+        step_weight: optional ``objectives.StepWeight``: the perturbation is
+            ``weight * ((tanh(w) + 1) / 2 - x)`` (AdvEdge's edge weights,
+            seeds/003_95601c10b3bd7c9c.txt Eq. 11; 0 keeps a pixel clean).
 
     Quality at small budgets (``benchmarks/cw_l2.py``, 32 correctly
     classified images of trained models, 20 steps x 3 searches, lr 0.01):
@@ -205,30 +226,51 @@ class CarliniWagnerL2(_ConstantSearch):
 
     def __init__(self, *, confidence: float = 0.0, steps: int = 100, learning_rate: float = 0.01,
                  binary_search_steps: int = 5, initial_const: float = 1e-2, abort_early: bool = True,
-                 loop: str = "auto", jit_compile="auto"):
+                 loop: str = "auto", jit_compile="auto", objective=None, step_weight: StepWeight | None = None):
         super().__init__(confidence=confidence, steps=steps, learning_rate=learning_rate,
                          binary_search_steps=binary_search_steps, initial_const=initial_const,
                          abort_early=abort_early, loop=loop, jit_compile=jit_compile)
+        self.objective = None if objective is None else get_objective(objective)
+        self.step_weight = _check_step_weight(step_weight)
+
+    def params(self) -> dict:
+        return {**super().params(), "objective": self.objective, "step_weight": self.step_weight}
+
+    def _extras(self, clf, targeted):
+        return _objective_extras(clf, targeted, self.objective, self.step_weight)
 
     def _method(self, clf, targeted):
-        lr, kappa = self.learning_rate, self.confidence
+        lr, kappa, objective = self.learning_rate, self.confidence, self.objective
 
-        def init(x):
+        def image(w, x, mask, extras):
+            x_adv = (tf.tanh(w) + 1) / 2
+            if "_step_weight" in extras:  # the perturbation scaled per pixel (0: the pixel stays x)
+                x_adv = x + extras["_step_weight"] * (x_adv - x)
+            if mask is not None:  # exactly x outside the mask; no gradient reaches w there
+                x_adv = tf.where(mask > 0, x_adv, x)
+            return x_adv
+
+        def init(x, extras):
             w = tf.atanh((2 * x - 1) * _TANH_SHRINK)
-            return w, tf.zeros_like(w), tf.zeros_like(w)
+            return w, tf.zeros_like(w), tf.zeros_like(w), extras.get("_state0", ())
 
-        def step(i, state, x, labels, c, mask):
-            w, m, v = state
+        def step(i, state, x, labels, c, mask, extras):
+            w, m, v, ostate = state
+            ctx = _context(x, labels, targeted, i, extras, ostate)
+            if ostate:  # the objective's inner state follows the current image (not differentiated)
+                ostate = objective.advance(clf, image(w, x, mask, extras), labels, ctx)
+                ctx = replace(ctx, state=ostate)
             with tf.GradientTape() as tape:
                 tape.watch(w)
-                x_adv = (tf.tanh(w) + 1) / 2
-                if mask is not None:  # exactly x outside the mask; no gradient reaches w there
-                    x_adv = tf.where(mask > 0, x_adv, x)
+                x_adv = image(w, x, mask, extras)
                 logits = clf.model(x_adv, training=False)
                 loss = _sum_per_image(tf.square(x_adv - x)) + c * margin(logits, labels, targeted, kappa)
+                extra = None if objective is None else objective.penalty(clf, x_adv, labels, ctx)
+                if extra is not None:
+                    loss = loss + extra
                 total = tf.reduce_sum(loss)  # a sum keeps per-image gradients batch-independent
             w, m, v = adam_update(w, tape.gradient(total, w), m, v, i, lr)
-            return (w, m, v), x_adv, logits, loss
+            return (w, m, v, ostate), x_adv, logits, loss, extra
 
         return init, step, lambda d: _sum_per_image(tf.square(d))
 
@@ -277,10 +319,10 @@ class EAD(_ConstantSearch):
             logits = clf.model(x_adv, training=False)
             return logits, _sum_per_image(tf.square(x_adv - x)) + c * margin(logits, labels, targeted, kappa)
 
-        def init(x):
+        def init(x, extras):
             return x, x  # iterate x_k and slack y_k
 
-        def step(i, state, x, labels, c, mask):
+        def step(i, state, x, labels, c, mask, extras):
             x_k, y_k = state
             with tf.GradientTape() as tape:
                 tape.watch(y_k)
@@ -296,10 +338,42 @@ class EAD(_ConstantSearch):
                 x_next = tf.where(mask > 0, x_next, x)
             y_next = x_next + k / (k + 3) * (x_next - x_k)
             logits, loss = objective(x_next, x, labels, c)
-            return (x_next, y_next), x_next, logits, loss + beta * _sum_per_image(tf.abs(x_next - x))
+            return (x_next, y_next), x_next, logits, loss + beta * _sum_per_image(tf.abs(x_next - x)), None
 
         def distance(d):
             l1 = _sum_per_image(tf.abs(d))
             return l1 if self.decision_rule == "l1" else _sum_per_image(tf.square(d)) + beta * l1
 
         return init, step, distance
+
+
+def _check_step_weight(step_weight):
+    if step_weight is not None and not callable(step_weight):
+        raise ValueError(f"step_weight must be a StepWeight (or a function of (clf, context)). "
+                         f"Received: step_weight={step_weight!r}")
+    return step_weight
+
+
+def _context(x, labels, targeted, step, extras, state=()):
+    """An objective's context inside a minimal-perturbation loop (``extras["_y"]`` holds the true labels)."""
+    return Context(x=x, y=extras.get("_y", labels), labels=labels, targeted=targeted, step=step, extras=extras,
+                   state=state)
+
+
+def _objective_extras(clf, targeted, objective, step_weight):
+    """``prepare(x, y, labels) -> extras`` for an objective's constants, its first state and step weights."""
+    if objective is None and step_weight is None:
+        return None
+
+    def prepare(x, y, labels):
+        ctx = Context(x=x, y=y, labels=labels, targeted=targeted)
+        extras = {"_y": y}
+        if objective is not None:
+            extras.update(objective.setup(clf, ctx))
+            ctx = replace(ctx, extras=dict(extras))
+            extras["_state0"] = objective.init_state(clf, ctx)
+        if step_weight is not None:
+            extras["_step_weight"] = step_weight(clf, ctx)
+        return extras
+
+    return prepare

@@ -8,6 +8,8 @@ References:
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import tensorflow as tf
 
@@ -16,7 +18,8 @@ from .._checks import choice, positive
 from .._compile import LOOPS, cache_key, check_jit, compile_fn, compiled_loop, resolve_jit
 from .._tensor import adam_update
 from .base import Attack
-from .objectives import margin
+from .objectives import StepWeight, get_objective, margin
+from .optimization import _check_step_weight, _context, _objective_extras
 
 _FLOW_EPS = 1e-8
 
@@ -97,12 +100,20 @@ class StAdv(Attack):
         loop: loop form (``_compile.compiled_loop``; ``auto``: chunks of 10
             compiled, unrolled steps).
         jit_compile: True, False or ``auto`` (``_compile.resolve_jit``).
+        objective: optional ``objectives.Objective`` whose ``penalty`` (per
+            image, e.g. the interpretation loss of ADV2 / AdvEdge) is added
+            to the minimised loss and to the flow loss that picks the kept
+            iterate.
+        step_weight: optional ``objectives.StepWeight``: the perturbation is
+            ``weight * (flow_warp(x, f) - x)`` (AdvEdge's edge weights,
+            seeds/003_95601c10b3bd7c9c.txt Eq. 12; 0 keeps a pixel clean).
     """
 
     name = "stadv"
 
     def __init__(self, *, tau: float = 0.05, steps: int = 100, learning_rate: float = 0.01,
-                 confidence: float = 0.0, max_flow: float | None = None, loop: str = "auto", jit_compile="auto"):
+                 confidence: float = 0.0, max_flow: float | None = None, loop: str = "auto", jit_compile="auto",
+                 objective=None, step_weight: StepWeight | None = None):
         self.tau = positive(tau, "tau", allow_zero=True)
         self.steps = positive(steps, "steps", integer=True)
         self.learning_rate = positive(learning_rate, "learning_rate")
@@ -110,11 +121,13 @@ class StAdv(Attack):
         self.max_flow = None if max_flow is None else positive(max_flow, "max_flow")
         self.loop = choice(loop, "loop", LOOPS)
         self.jit_compile = check_jit(jit_compile)
+        self.objective = None if objective is None else get_objective(objective)
+        self.step_weight = _check_step_weight(step_weight)
 
     def params(self) -> dict:
         return {"tau": self.tau, "steps": self.steps, "learning_rate": self.learning_rate,
                 "confidence": self.confidence, "max_flow": self.max_flow, "loop": self.loop,
-                "jit_compile": self.jit_compile}
+                "jit_compile": self.jit_compile, "objective": self.objective, "step_weight": self.step_weight}
 
     def _search(self, clf, targeted, jit=None):
         """Compiled ``(x, y, t) -> (x_adv, flow)``, cached on ``clf``."""
@@ -124,19 +137,36 @@ class StAdv(Attack):
 
     def _build_search(self, clf, targeted, jit):
         kappa, tau, lr, steps, max_flow = self.confidence, self.tau, self.learning_rate, self.steps, self.max_flow
+        extra_term = self.objective
+        prepare = _objective_extras(clf, targeted, extra_term, self.step_weight)
+        prepare = None if prepare is None else compile_fn(prepare, jit)
 
-        def objective(x, labels, flow):
+        def warp(x, flow, extras):
             x_adv = flow_warp(x, flow)
+            if "_step_weight" in extras:  # the perturbation scaled per pixel (0: the pixel stays x)
+                x_adv = x + extras["_step_weight"] * (x_adv - x)
+            return x_adv
+
+        def objective(x, labels, flow, extras, ctx=None):
+            x_adv = warp(x, flow, extras)
             diff = margin(clf.model(x_adv, training=False), labels, targeted, kappa=float("inf"))
             smooth = flow_loss(flow)
-            return tf.maximum(diff, -kappa) + tau * smooth, diff < -kappa, smooth
+            loss = tf.maximum(diff, -kappa) + tau * smooth
+            extra = None if ctx is None or extra_term is None else extra_term.penalty(clf, x_adv, labels, ctx)
+            if extra is not None:  # counted in the loss and in the choice of the kept iterate
+                loss, smooth = loss + extra, smooth + extra
+            return loss, diff < -kappa, smooth
 
         def body(k, state, consts):
-            flow, m, v, best_flow, best_loss, found = state
-            x, labels = consts
+            flow, m, v, best_flow, best_loss, found, ostate = state
+            x, labels, extras = consts
+            ctx = _context(x, labels, targeted, k, extras, ostate)
+            if ostate:  # the objective's inner state follows the current image (not differentiated)
+                ostate = extra_term.advance(clf, warp(x, flow, extras), labels, ctx)
+                ctx = replace(ctx, state=ostate)
             with tf.GradientTape() as tape:
                 tape.watch(flow)
-                loss, ok, smooth = objective(x, labels, flow)
+                loss, ok, smooth = objective(x, labels, flow, extras, ctx)
                 total = tf.reduce_sum(loss)  # a sum keeps per-image gradients independent
             grad = tape.gradient(total, flow)
             better = ok & (smooth < best_loss)
@@ -146,26 +176,29 @@ class StAdv(Attack):
             if max_flow is not None:
                 length = tf.sqrt(tf.reduce_sum(tf.square(flow), -1, keepdims=True) + 1e-12)
                 flow = flow * tf.minimum(1.0, max_flow / length)
-            return flow, m, v, best_flow, best_loss, found | ok
+            return flow, m, v, best_flow, best_loss, found | ok, ostate
 
         iterate = compiled_loop(body, steps, loop=self.loop, jit=jit)
 
-        def finish(x, labels, flow, best_flow, best_loss, found):
+        def finish(x, labels, flow, best_flow, best_loss, found, extras, ostate):
             # the loop checks each flow before its step: check the last iterate too
-            _, ok, smooth = objective(x, labels, flow)
+            ctx = _context(x, labels, targeted, None, extras, ostate)
+            _, ok, smooth = objective(x, labels, flow, extras, ctx)
             keep_last = ~(found | ok) | (ok & (smooth < best_loss))
             flow = tf.where(keep_last[:, None, None, None], flow, best_flow)
-            return tf.clip_by_value(flow_warp(x, flow), 0.0, 1.0), flow
+            return tf.clip_by_value(warp(x, flow, extras), 0.0, 1.0), flow
 
         finish = compile_fn(finish, jit)
 
         def search(x, y, t):
             labels = t if targeted else y
+            extras = {} if prepare is None else prepare(x, y, labels)
             n = x.shape[0]
             zeros = tf.zeros(x.shape[:3] + [2])
-            state = (zeros, zeros, zeros, zeros, tf.fill([n], np.float32(np.inf)), tf.zeros([n], tf.bool))
-            flow, _, _, best_flow, best_loss, found = iterate(state, (x, labels))
-            return finish(x, labels, flow, best_flow, best_loss, found)
+            state = (zeros, zeros, zeros, zeros, tf.fill([n], np.float32(np.inf)), tf.zeros([n], tf.bool),
+                     extras.get("_state0", ()))
+            flow, _, _, best_flow, best_loss, found, ostate = iterate(state, (x, labels, extras))
+            return finish(x, labels, flow, best_flow, best_loss, found, extras, ostate)
 
         return search
 

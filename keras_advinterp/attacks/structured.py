@@ -170,7 +170,7 @@ class StrAttack(Attack):
 
         iterate = compiled_loop(body, steps, loop=self.loop, until=lambda state: ~tf.reduce_any(state[-1]), jit=jit)
 
-        def admm(x, labels, const, best_l2, best_x, mask=None):
+        def admm(x, labels, const, best_l2, best_x, mask=None, extras=None):
             """One ADMM run per image constant, in ``binary_search``'s terms (best images, not deltas)."""
             n = x.shape[0]
             zeros = tf.zeros_like(x)

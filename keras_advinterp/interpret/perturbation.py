@@ -155,4 +155,5 @@ class MASK(Interpreter):
             # normalised: the order of the mask without a saturated sigmoid's ties.
             return normalize(upsample(p if preserve else -p, x.shape[1], x.shape[2]))
 
+        self._loss_fn = loss_fn  # what attacks differentiate (attacks/interpretation.py)
         return setup, step, finish
