@@ -21,6 +21,19 @@ each increase is what the larger chunk added). Also timed: the same image
 with only a third of its grids perturbed (a sparse attack), where grids the
 attack left alone need no forward pass.
 
+Network dissection (Sec. 5, Eq. 7) of the embedded shapes model over the
+shapes concept set (1,200 test images, 20 shape / colour / texture masks;
+``--quick``: 128), per layer: ``dissection.dissect`` (activations and the
+(N, 64, 64, 20) concept masks in memory, exact quantiles) against
+``dissection.dissect_stream`` over a tf.data pipeline
+(``shapes_concept_batches``: masks made per batch; three passes). Images per
+second (warm: each function's compiled steps traced once before timing),
+peak traced Python / NumPy memory of the call (``tracemalloc``, which sees
+NumPy's buffers but not TensorFlow's), the process's peak RSS after each
+(``ru_maxrss``; the stream runs first, so a rise is the in-memory path's),
+and the largest IoU difference between the two. ``--part`` picks grid,
+dissection or both.
+
 Writes benchmarks/results/pse.json (``--quick``: pse_quick.json) with the
 load average before and after: this 2-core machine is shared with other
 agents' jobs, so the figures carry their noise.
@@ -33,6 +46,7 @@ import json
 import os
 import resource
 import time
+import tracemalloc
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -42,8 +56,8 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from _timing import timed  # noqa: E402
 
-from keras_advinterp import models  # noqa: E402
-from keras_advinterp.analysis import pse  # noqa: E402
+from keras_advinterp import data, models  # noqa: E402
+from keras_advinterp.analysis import dissection, pse  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -66,13 +80,63 @@ def per_grid_loop(predict, x, x_adv, layout, y, t):
     return d0, dt
 
 
+def traced(fn):
+    """(seconds, peak traced MB, output) of one call of ``fn`` under tracemalloc."""
+    tracemalloc.start()
+    t = time.perf_counter()
+    out = fn()
+    seconds = time.perf_counter() - t
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return seconds, round(peak / 2**20, 1), out
+
+
+def dissection_benchmark(quick: bool, batch_size: int = 64) -> dict:
+    """In-memory against streamed dissection of the shapes model over the shapes concept set, per layer."""
+    clf = models.load("shapes")
+    d = data.load("shapes", "test", limit=128 if quick else None)
+    w = data.load("shapes", "test", limit=batch_size)
+    warm_masks, names, cats = dissection.shapes_concepts(w)
+    warm = w.x, warm_masks
+    layers = ["block1_out", "features"] if quick else ["stem_relu", "block1_out", "block2_out", "features"]
+    stream = dissection.shapes_concept_batches(d, batch_size)
+    out = {"images": len(d), "concepts": len(names), "batch_size": batch_size, "layers": {}}
+    for layer in layers:
+        dissection.dissect_stream(clf, layer, [warm], names, cats)  # trace the compiled steps once
+        dissection.dissect(clf, layer, warm[0], warm[1], names, cats, batch_size=batch_size)
+        s_sec, s_mb, s_res = traced(lambda: dissection.dissect_stream(clf, layer, stream, names, cats))
+        s_rss = peak_mb()
+
+        def in_memory():
+            masks = dissection.shapes_concepts(d)[0]
+            return dissection.dissect(clf, layer, d.x, masks, names, cats, batch_size=batch_size)
+
+        m_sec, m_mb, m_res = traced(in_memory)
+        row = {"in_memory": {"seconds": round(m_sec, 2), "images_per_s": round(len(d) / m_sec, 1),
+                             "peak_traced_mb": m_mb, "peak_rss_mb_after": peak_mb()},
+               "stream": {"seconds": round(s_sec, 2), "images_per_s": round(len(d) / s_sec, 1),
+                          "peak_traced_mb": s_mb, "peak_rss_mb_after": s_rss},
+               "max_abs_iou_difference": float(np.abs(m_res.iou - s_res.iou).max())}
+        out["layers"][layer] = row
+        print(f"[dissection] {layer}: in memory {row['in_memory']['images_per_s']} img/s, {m_mb} MB traced; stream "
+              f"{row['stream']['images_per_s']} img/s, {s_mb} MB traced; max |IoU diff| "
+              f"{row['max_abs_iou_difference']:.1e}", flush=True)
+    return out
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="shapes model, 8 x 8 grids, one repeat")
     p.add_argument("--chunks", default="16,32,64", help="chunk sizes to time (comma-separated)")
     p.add_argument("--repeats", type=int, default=3, help="steady-state calls after the first (median)")
+    p.add_argument("--part", choices=("all", "grid", "dissection"), default="all", help="what to time")
     p.add_argument("--out", default=None, help="JSON path (default results/pse.json, pse_quick.json)")
     a = p.parse_args()
+    if a.part == "dissection":
+        load_before = round(os.getloadavg()[0], 2)
+        record = {"dissection": dissection_benchmark(a.quick), "quick": a.quick, "load_before": load_before,
+                  "load_after": round(os.getloadavg()[0], 2), "cpus": os.cpu_count(), "tensorflow": tf.__version__}
+        return write(record, a)
     name, size, grids = ("shapes", 64, 8) if a.quick else ("resnet50", 221, 13)
     repeats = 1 if a.quick else a.repeats
 
@@ -130,8 +194,21 @@ def main():
     print(f"speed-up of chunk {best}: {record['speedup_vs_keras_predict_loop']}x vs the Keras predict loop, "
           f"{record['speedup_vs_clf_predict_loop']}x vs the clf.predict loop; load {load_before} -> "
           f"{record['load_after']} on {os.cpu_count()} CPUs")
+    if a.part == "all":
+        record["dissection"] = dissection_benchmark(a.quick)
+    write(record, a)
+
+
+def write(record: dict, a) -> None:
+    """Writes ``record``; a dissection-only run keeps the grid figures already in the file (and the reverse)."""
     out = Path(a.out or RESULTS / ("pse_quick.json" if a.quick else "pse.json"))
     out.parent.mkdir(parents=True, exist_ok=True)
+    old = json.loads(out.read_text()) if out.is_file() else {}
+    if a.part == "dissection":
+        record = {**old, "dissection": record["dissection"], "dissection_load": [record["load_before"],
+                                                                                 record["load_after"]]}
+    elif a.part == "grid" and "dissection" in old:
+        record = {**record, "dissection": old["dissection"]}
     out.write_text(json.dumps(record, indent=2))
     print(f"wrote {out}")
 

@@ -14,10 +14,29 @@ seeds/001_13ab3436c62e81d7.txt, Sec. 5 (Eqs. 7-8, Fig. 7):
   summed IoU(k) against N random units -> ``sensitivity_p_value``.
 
 Concept masks for the generated shapes set (object shape, object colour,
-background texture): ``shapes_concepts``.
+background texture): ``shapes_concepts`` (``shapes_concept_batches`` as a
+stream); a real Broden folder: ``analysis.broden``.
+
+``dissect`` holds one layer's activations over the whole set (exact
+``np.quantile`` thresholds). ``dissect_stream`` reads a ``tf.data`` pipeline
+(or any re-iterable of ``(images, masks)`` batches) with memory bounded by
+one batch and a (K, bins) histogram, never the set: it passes over the
+stream three times, all compiled -- per-unit min / max, then a per-unit
+histogram of ``bins`` equal bins over that range from which T_k is read
+(linear inside its bin; a quantile that falls on the minimum's point mass,
+the zeros of a ReLU, is the minimum exactly), then the IoU counts. We chose
+a fixed-range histogram (one pass for the range, one to fill it) over a
+one-pass sketch (a reservoir sample or mergeable quantile summaries) because
+its error is bounded and known: T_k is within
+one bin, (max_k - min_k) / bins, of the activation np.quantile interpolates
+up from (the exact T_k lies between it and the next one), and with the default
+4096 bins the IoUs on the shapes set agree with ``dissect``'s within 0.002
+(tests/analysis/test_dissection_stream.py). Given ``thresholds`` (say from a
+subset) it makes the counting pass only.
 
     diss = dissect(clf, "features", d.x, *shapes_concepts(d))
     diss.iou                                   # (K units, C concepts)
+    diss = dissect_stream(clf, "features", shapes_concept_batches(d, 64), names, cats)
     v = unit_sensitivity(clf, "features", x, x_adv, diss.thresholds)
     p = sensitivity_p_value(v, diss.iou.mean(1), n=10)
 """
@@ -30,6 +49,7 @@ import numpy as np
 import tensorflow as tf
 
 from .._checks import in_range, positive
+from .._compile import compile_fn, resolve_jit
 from ..interpret.differentiable import upsample
 from ..surgery import FeatureCapture
 
@@ -218,3 +238,164 @@ def shapes_concepts(d) -> tuple[np.ndarray, list[str], list[str]]:
         names.append(name)
         cats.append("texture")
     return np.stack(out, axis=-1), names, cats
+
+
+# -- streaming ----------------------------------------------------------------------------------
+def _batches(source, what="batches"):
+    """Iterates ``(images, masks)`` numpy pairs of a tf.data.Dataset or a re-iterable; rejects one-shot iterators."""
+    if iter(source) is source:
+        raise ValueError(f"{what} must be re-iterable (a tf.data.Dataset, a list, ...): dissect_stream reads it up "
+                         "to three times; a one-shot iterator or generator cannot be. "
+                         f"Received: {type(source).__name__}")
+    items = source.as_numpy_iterator() if isinstance(source, tf.data.Dataset) else source
+    for item in items:
+        if not (isinstance(item, (tuple, list)) and len(item) == 2):
+            raise ValueError(f"each element of {what} must be an (images, masks) pair. Received: {type(item).__name__}")
+        yield item
+
+
+def _stream_fns(clf, layer, size, jit):
+    """Compiled per-batch steps: (min, max) of each unit; histogram and the minimum's count; IoU counts."""
+    cap = FeatureCapture(clf, layer, jit_compile=jit)
+    net = cap.model
+
+    def acts(x):
+        return tf.cast(net(x, training=False)[layer], tf.float32)
+
+    def extremes(x):
+        a = acts(x)
+        return tf.reduce_min(a, [0, 1, 2]), tf.reduce_max(a, [0, 1, 2])
+
+    def histogram(x, lo, width, bins):
+        a = tf.reshape(acts(x), [-1, tf.shape(lo)[0]])
+        k = tf.shape(lo)[0]
+        idx = tf.clip_by_value(tf.cast(tf.floor((a - lo) / width), tf.int32), 0, bins - 1)
+        flat = tf.reshape(idx + tf.range(k)[None, :] * bins, [-1])
+        counts = tf.math.bincount(flat, minlength=k * bins, maxlength=k * bins, dtype=tf.int64)
+        at_min = tf.reduce_sum(tf.cast(a <= lo, tf.int64), 0)
+        return tf.reshape(counts, [k, bins]), at_min
+
+    def counts(x, masks, thresholds):
+        a = acts(x)
+        n, h, w, k = tf.shape(a)[0], a.shape[1], a.shape[2], a.shape[3]
+        maps = tf.reshape(tf.transpose(a, [0, 3, 1, 2]), [-1, h, w])
+        up = tf.reshape(upsample(maps, int(size[0]), int(size[1])), [n, k, size[0], size[1]])
+        m = tf.cast(tf.transpose(up, [0, 2, 3, 1]) >= thresholds, tf.float32)
+        m = tf.reshape(m, [-1, k])
+        lab = tf.reshape(tf.cast(masks, tf.float32), [tf.shape(m)[0], -1])
+        return tf.matmul(m, lab, transpose_a=True), tf.reduce_sum(m, 0), tf.reduce_sum(lab, 0)
+
+    key = ("dissect_stream", layer, tuple(size), jit)
+    return clf.compiled(key, lambda: tuple(compile_fn(f, jit, reduce_retracing=True)
+                                           for f in (extremes, histogram, counts)))
+
+
+def histogram_quantile(counts, at_min, lo, hi, quantile: float) -> np.ndarray:
+    """T_k from per-unit histograms: counts (K, bins) of equal bins over [lo_k, hi_k], at_min (K,) values == lo_k.
+
+    The rank ``quantile * (n - 1)`` of np.quantile's linear rule, found in its bin and placed inside the bin
+    as if the bin's values were evenly spread; a rank inside the minimum's point mass gives lo_k exactly.
+    """
+    counts = np.asarray(counts, np.float64)
+    k, bins = counts.shape
+    total = counts.sum(1)
+    rank = quantile * (total - 1)
+    cum = np.cumsum(counts, 1)
+    b = np.minimum((cum <= rank[:, None]).sum(1), bins - 1)
+    below = np.take_along_axis(cum, b[:, None], 1)[:, 0] - counts[np.arange(k), b]
+    inside = counts[np.arange(k), b]
+    frac = np.clip((rank - below + 0.5) / np.maximum(inside, 1), 0.0, 1.0)
+    width = (np.asarray(hi, np.float64) - lo) / bins
+    t = np.asarray(lo, np.float64) + (b + frac) * width
+    return np.where(rank < np.asarray(at_min) - 0.5, lo, np.minimum(t, hi)).astype(np.float32)
+
+
+def dissect_stream(clf, layer: str, batches, concepts, categories=None, *, quantile: float = 0.995,
+                   bins: int = 4096, thresholds=None, jit_compile="auto") -> Dissection:
+    """Eq. 7 like ``dissect``, over a stream of ``(images, masks)`` batches in bounded memory.
+
+    Args:
+        batches: a ``tf.data.Dataset`` (or a list or other re-iterable) of ``(images (n, H, W, C) in
+            [0, 1], masks (n, H, W, C_concepts) bool)``; every batch with the same H, W and C_concepts.
+        quantile: T_k's quantile, as ``dissect``; ``bins`` the histogram's resolution (see the module
+            docstring for the error this allows).
+        thresholds: (K,) T_k to use as they are: one counting pass, ``quantile`` only recorded.
+
+    Memory: one batch, its (n, H, W, K) unit masks inside the compiled step, and (K, bins) int64.
+    """
+    categories = list(categories) if categories is not None else ["concept"] * len(concepts)
+    if len(categories) != len(concepts):
+        raise ValueError(f"categories must give one category per concept. Received: {len(categories)} categories "
+                         f"for {len(concepts)} concepts")
+    quantile = in_range(quantile, "quantile", 0.0, 1.0)
+    if quantile >= 1.0:
+        raise ValueError(f"quantile must be < 1 (no activation lies above the maximum). Received: quantile={quantile}")
+    bins = positive(bins, "bins", integer=True)
+    units = FeatureCapture(clf, layer).model.output[layer].shape[-1]  # an unknown layer fails here, named
+    if thresholds is not None and np.shape(thresholds) != (units,):
+        raise ValueError(f"thresholds must be ({units},), one per unit of {layer!r}. Received: "
+                         f"shape={np.shape(thresholds)}")
+    jit = resolve_jit(jit_compile, clf)
+    fns, size = None, None
+
+    def checked():
+        nonlocal fns, size
+        for x, m in _batches(batches):
+            x = clf.check_images(np.asarray(x), "images")
+            if size is None:
+                size = x.shape[1:3]
+                fns = _stream_fns(clf, layer, size, jit)
+            m = _concept_masks(np.asarray(m), len(x), size)
+            if m.shape[3] != len(concepts):
+                raise ValueError(f"concepts must name the {m.shape[3]} masks of each batch. Received: "
+                                 f"{len(concepts)} names")
+            yield x, m
+
+    if thresholds is None:
+        lo = hi = None
+        for x, _ in checked():
+            a, b = (v.numpy() for v in fns[0](x))
+            lo, hi = (a, b) if lo is None else (np.minimum(lo, a), np.maximum(hi, b))
+        if lo is None:
+            raise ValueError("batches is empty: no image to dissect")
+        if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
+            raise ValueError(f"activations of layer {layer!r} contain NaN or infinite values")
+        width = np.maximum((hi - lo) / bins, np.finfo(np.float32).tiny).astype(np.float32)
+        hist, at_min = np.zeros((len(lo), bins), np.int64), np.zeros(len(lo), np.int64)
+        for x, _ in checked():
+            h, z = fns[1](x, tf.constant(lo), tf.constant(width), tf.constant(bins))
+            hist += h.numpy()
+            at_min += z.numpy()
+        thresholds = histogram_quantile(hist, at_min, lo, hi, quantile)
+    thresholds = np.asarray(thresholds, np.float32)
+    totals = None
+    for x, m in checked():
+        c = tuple(v.numpy().astype(np.float64) for v in fns[2](x, m, tf.constant(thresholds)))
+        totals = c if totals is None else tuple(a + b for a, b in zip(totals, c))
+    if totals is None:
+        raise ValueError("batches is empty: no image to dissect")
+    return Dissection(layer, _iou(*totals), thresholds, list(concepts), categories, float(quantile))
+
+
+def shapes_concept_batches(d, batch_size: int = 64) -> tf.data.Dataset:
+    """``(images, concept masks)`` batches of a shapes set, the masks made per batch (``shapes_concepts``).
+
+    Holds the set's images and object masks, never the (N, H, W, 20) concept masks.
+    """
+    from dataclasses import replace
+
+    def part(sl):
+        return replace(d, x=d.x[sl], y=d.y[sl], masks=None if d.masks is None else d.masks[sl],
+                       concepts={k: v[sl] for k, v in d.concepts.items()})
+
+    batch_size = positive(batch_size, "batch_size", integer=True)
+    names = shapes_concepts(part(slice(0, 1)))[1]  # checks d is a shapes set before the stream is built
+
+    def gen():
+        for start in range(0, len(d), batch_size):
+            sl = slice(start, start + batch_size)
+            yield d.x[sl], shapes_concepts(part(sl))[0]
+
+    h, w, c = d.x.shape[1:]
+    sig = (tf.TensorSpec((None, h, w, c), tf.float32), tf.TensorSpec((None, h, w, len(names)), tf.bool))
+    return tf.data.Dataset.from_generator(gen, output_signature=sig)

@@ -6,25 +6,18 @@ import pytest
 
 from keras_advinterp import runner
 
+from .conftest import check_written
+
 NAMES = ("fig7_dissection", "fig8_segmentation")
 
 
 @pytest.fixture(scope="module")
-def records(tmp_path_factory):
-    out = tmp_path_factory.mktemp("results")
-    return {name: runner.run(runner.load_experiment(f"xu_pse/{name}"), quick=True, out_dir=out, progress=False)
-            for name in NAMES}
+def records(quick_records):
+    return quick_records
 
 
 def test_both_scripts_are_listed_and_write_their_files(records):
-    keys = runner.discover()
-    for name, rec in records.items():
-        assert f"xu_pse/{name}" in keys
-        assert rec["quick"] and "/quick/" in rec["files"]["md"].replace(os.sep, "/")
-        for kind in ("md", "csv", "json"):
-            assert os.path.getsize(rec["files"][kind]) > 0
-        assert os.path.getsize(rec["files"]["png"]) > 5000
-        assert any("Setting differs from the paper" in n for n in rec["notes"])
+    check_written(records)
 
 
 def test_fig7_rows_p_values_and_detector_counts(records):
