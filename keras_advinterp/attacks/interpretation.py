@@ -222,9 +222,9 @@ class InterpretationLoss(Objective):
         label_smoothing: the label term's cross-entropy uses labels
             smoothed by this much (ADV2 smooths them for Grad, whose map
             needs a non-saturated prediction loss).
-        confidence: the label term stops pushing once the target's
+        label_confidence: the label term stops pushing once the target's
             probability reaches it (targeted) or the true class's falls
-            below ``1 - confidence`` (untargeted), so the map term has the
+            below ``1 - label_confidence`` (untargeted), so the map term has the
             last word once the label is won; None never stops.
         interpreter_params: keyword arguments for the interpreter built by
             name (e.g. ``{"relu_beta": 5}`` for ``grad``, ``{"steps": 100}``
@@ -235,7 +235,7 @@ class InterpretationLoss(Objective):
     name = "interpretation"
 
     def __init__(self, interpreter="cam", *, lam: float = 10.0, label_loss: str = "ce",
-                 label_smoothing: float = 0.0, confidence: float | None = 0.9,
+                 label_smoothing: float = 0.0, label_confidence: float | None = 0.9,
                  interpreter_params: dict | None = None, inner_steps: int = 2):
         if isinstance(interpreter, str):
             interpreter = choice(interpreter.lower().replace("-", "").replace("_", ""), "interpreter", INTERPRETERS)
@@ -243,16 +243,17 @@ class InterpretationLoss(Objective):
         self.lam = positive(lam, "lam", allow_zero=True)
         self.label_loss = choice(label_loss, "label_loss", ("ce", "margin"))
         self.label_smoothing = in_range(label_smoothing, "label_smoothing", 0.0, 1.0)
-        self.confidence = None if confidence is None else in_range(confidence, "confidence", 0.0, 1.0)
-        if self.confidence is not None and not 0 < self.confidence < 1:
-            raise ValueError(f"confidence must be in (0, 1) or None. Received: confidence={confidence!r}")
+        self.label_confidence = None if label_confidence is None else float(label_confidence)
+        if self.label_confidence is not None and not 0 < self.label_confidence < 1:
+            raise ValueError(f"label_confidence must be in (0, 1) or None. "
+                             f"Received: label_confidence={label_confidence!r}")
         self.interpreter_params = dict(interpreter_params or {})
         self.inner_steps = positive(inner_steps, "inner_steps", integer=True)
         self._maps = {}
 
     def params(self) -> dict:
         return {"interpreter": self.interpreter, "lam": self.lam, "label_loss": self.label_loss,
-                "label_smoothing": self.label_smoothing, "confidence": self.confidence,
+                "label_smoothing": self.label_smoothing, "label_confidence": self.label_confidence,
                 "interpreter_params": self.interpreter_params, "inner_steps": self.inner_steps}
 
     def maps_for(self, clf) -> _Maps:
@@ -303,11 +304,11 @@ class InterpretationLoss(Objective):
             k = tf.shape(logits)[-1]
             soft = tf.one_hot(labels, k) * (1 - self.label_smoothing) + self.label_smoothing / tf.cast(k, tf.float32)
             ce = tf.nn.softmax_cross_entropy_with_logits(soft, logits)
-        if self.confidence is None:
+        if self.label_confidence is None:
             return -ce if targeted else ce
-        if targeted:  # CE(target) <= -log(confidence): p_target >= confidence
-            return -tf.maximum(ce, -np.log(self.confidence))
-        return tf.minimum(ce, -np.log(1.0 - self.confidence))
+        if targeted:  # CE(target) <= -log(label_confidence): p_target >= label_confidence
+            return -tf.maximum(ce, -np.log(self.label_confidence))
+        return tf.minimum(ce, -np.log(1.0 - self.label_confidence))
 
     def __call__(self, clf, x_adv, labels, context):
         logits = clf.model(x_adv, training=False)
@@ -341,7 +342,7 @@ class InterpretationAttack(Attack):
         lam: weight of the interpretation loss.
         warmup_steps: PGD only: steps on the label term alone before the
             joint steps (ADV2's stage 1); 0 skips it.
-        label_loss, label_smoothing, confidence, interpreter_params,
+        label_loss, label_smoothing, label_confidence, interpreter_params,
             inner_steps: as ``InterpretationLoss``.
         threshold: AdvEdge+'s binarisation of the Sobel magnitudes.
         **framework_params: the framework's own settings (``eps``,
@@ -353,14 +354,15 @@ class InterpretationAttack(Attack):
     """
 
     edges: str | None = None  # None (ADV2), "weight" (AdvEdge), "binary" (AdvEdge+)
+    owned_params = _OWNED  # framework settings the family sets itself
 
     def __init__(self, interpreter="cam", *, framework: str = "pgd", lam: float = 10.0, warmup_steps: int = 20,
-                 label_loss: str = "ce", label_smoothing: float = 0.0, confidence: float | None = 0.9,
+                 label_loss: str = "ce", label_smoothing: float = 0.0, label_confidence: float | None = 0.9,
                  interpreter_params: dict | None = None, inner_steps: int = 2, threshold: float = EDGE_THRESHOLD,
                  **framework_params):
         self.framework = choice(framework, "framework", FRAMEWORKS)
         self.objective = InterpretationLoss(interpreter, lam=lam, label_loss=label_loss,
-                                            label_smoothing=label_smoothing, confidence=confidence,
+                                            label_smoothing=label_smoothing, label_confidence=label_confidence,
                                             interpreter_params=interpreter_params,
                                             inner_steps=inner_steps)
         self.warmup_steps = positive(warmup_steps, "warmup_steps", integer=True, allow_zero=True)
@@ -389,6 +391,11 @@ class InterpretationAttack(Attack):
             params["random_start"] = False  # from the clean image: a random start would break AdvEdge+'s support
         return _FRAMEWORK_CLASSES[self.framework](**params)
 
+    @staticmethod
+    def framework_class(framework: str = "pgd") -> type[Attack]:
+        """The attack class a framework name stands for (its settings are this attack's ``**framework_params``)."""
+        return _FRAMEWORK_CLASSES[choice(framework, "framework", FRAMEWORKS)]
+
     @property
     def interpreter(self):
         return self.objective.interpreter
@@ -397,7 +404,7 @@ class InterpretationAttack(Attack):
         return {"interpreter": self.objective.interpreter, "framework": self.framework,
                 "lam": self.objective.lam, "warmup_steps": self.warmup_steps,
                 "label_loss": self.objective.label_loss, "label_smoothing": self.objective.label_smoothing,
-                "confidence": self.objective.confidence,
+                "label_confidence": self.objective.label_confidence,
                 "interpreter_params": self.objective.interpreter_params, "inner_steps": self.objective.inner_steps,
                 "threshold": self.threshold, **self.framework_params}
 

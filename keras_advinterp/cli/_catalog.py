@@ -6,6 +6,9 @@ TensorFlow import; tests/cli/test_catalog.py checks this table against
 """
 
 ATTACKS = {
+    "adv2": "ADV2: the joint classification + interpretation loss, no edge weighting (Zhang et al. 2020).",
+    "advedge": "AdvEdge: ADV2 with every update multiplied by the clean image's Sobel edge magnitudes (Eq. 10-12).",
+    "advedge_plus": "AdvEdge+: ADV2 perturbing only pixels whose Sobel magnitude exceeds ``threshold`` (0.1).",
     "attention": "Attack on attention (AoA): suppress the true class's CAM / Grad-CAM mass.",
     "bim": "Basic iterative method / I-FGSM: PGD from the clean image, step eps / steps.",
     "cw": "Carlini & Wagner's L2 attack: Adam in tanh space, binary search on c.",

@@ -91,23 +91,36 @@ def build_attack(args):
     from .. import attacks
 
     cls = attacks.REGISTRY[args.attack]
-    accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
-    common = {"eps": args.eps, "steps": args.steps, "step_size": args.step_size, "norm": args.norm,
-              "confidence": args.confidence}
-    params = {k: v for k, v in common.items() if v is not None and k in accepted}
-    ignored = sorted(k for k, v in common.items() if v is not None and k not in accepted)
+    given = {}
     for item in args.param or []:
         key, sep, text = item.partition("=")
         key = key.strip().replace("-", "_")
         if not sep or not key:
             raise ValueError(f"--param expects key=value. Received: {item!r}")
-        if key not in accepted:
-            raise ValueError(f"attack {cls.name!r} has no parameter {key!r}; it takes {sorted(accepted)}. "
-                             f"Received: --param {item}")
-        params[key] = literal(text)
+        given[key] = literal(text)
+    accepted = attack_parameters(cls, given.get("framework", "pgd"))
+    unknown = sorted(set(given) - accepted)
+    if unknown:
+        raise ValueError(f"attack {cls.name!r} has no parameter {unknown[0]!r}; it takes {sorted(accepted)}. "
+                         f"Received: --param {unknown[0]}={given[unknown[0]]}")
+    common = {"eps": args.eps, "steps": args.steps, "step_size": args.step_size, "norm": args.norm,
+              "confidence": args.confidence}
+    params = {k: v for k, v in common.items() if v is not None and k in accepted}
+    ignored = sorted(k for k, v in common.items() if v is not None and k not in accepted)
+    params.update(given)
     attack = cls(**params)
     check_pixel_budget(attack)
     return attack, ignored
+
+
+def attack_parameters(cls, framework: str = "pgd") -> set[str]:
+    """The keyword arguments ``cls`` takes; for attacks on interpreters, also their framework's."""
+    params = inspect.signature(cls.__init__).parameters
+    names = {k for k, p in params.items() if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)} - {"self"}
+    framework_class = getattr(cls, "framework_class", None)
+    if framework_class is not None and any(p.kind == p.VAR_KEYWORD for p in params.values()):
+        names |= attack_parameters(framework_class(framework)) - set(cls.owned_params)
+    return names
 
 
 def literal(text: str):

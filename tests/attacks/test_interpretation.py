@@ -168,7 +168,7 @@ def test_registry_names_and_aliases():
     ({"random_start": True}, r"sets \['random_start'\] itself"),
     ({"framework": "cw", "eps": 0.1}, r"bad parameters for the 'cw' framework"),
     ({"lam": -1}, r"lam"),
-    ({"confidence": 1.0}, r"confidence must be in \(0, 1\)"),
+    ({"label_confidence": 1.0}, r"label_confidence must be in \(0, 1\)"),
 ])
 def test_bad_settings_fail_before_any_work(kwargs, match):
     with pytest.raises(ValueError, match=match):

@@ -127,6 +127,9 @@ def test_attack_save_dir_writes_lossless_copy_with_source_names(tmp_path, capsys
      "attack 'pgd' has no parameter 'binary_search_steps'"),
     (["attack", "--attack", "pgd", "-p", "restarts"], "--param expects key=value"),
     (["attack", "--attack", "pgd", "-p", "restarts=0"], "restarts must be > 0"),
+    (["attack", "--attack", "adv2", "-p", "framework=stadv", "-p", "eps=0.1"],
+     "attack 'adv2' has no parameter 'eps'"),
+    (["attack", "--attack", "advedge", "-p", "random_start=true"], "has no parameter 'random_start'"),
 ])
 def test_attack_param_errors(argv, match, capsys):
     assert cli.main(argv) == 2
@@ -167,3 +170,17 @@ def test_detect_scores_inputs_and_needs_a_threshold_for_squeezing(tmp_path, caps
     assert rec["flagged"] <= 2 and len(rec["inputs"]) == 8
     assert cli.main(["detect", "--limit", "4", "--enhance", "sepia"]) == 2
     assert "enhance must be one of" in capsys.readouterr().err
+
+
+def test_attacks_on_interpreters_take_their_frameworks_flags():
+    from keras_advinterp.cli import _common
+
+    args = cli.build_parser().parse_args(["attack", "--attack", "advedge_plus", "-p", "framework=cw", "--eps", "8/255",
+                                          "--steps", "7", "--confidence", "2", "-p", "interpreter=grad"])
+    attack, ignored = _common.build_attack(args)
+    assert ignored == ["eps"]  # C&W has no budget
+    assert (attack.framework, attack.interpreter) == ("cw", "grad")
+    assert attack.framework_params["steps"] == 7 and attack.framework_params["confidence"] == 2
+    pgd, ignored = _common.build_attack(cli.build_parser().parse_args(
+        ["attack", "--attack", "adv2", "--eps", "4/255", "--step-size", "1/255"]))
+    assert ignored == [] and pgd.framework_params["eps"] == pytest.approx(4 / 255)
