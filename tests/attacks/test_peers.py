@@ -123,15 +123,15 @@ def test_cw_l2_early_abort_loses_nothing_against_foolbox(shapes_clf, images):
 
 
 # The same steps from c = 1, where ART finds its adversarials too: on these 32 images success 1.0 for all
-# three; median L2 ours 0.806, Foolbox 0.806, ART 0.929 (benchmarks/cw_l2.py). ART runs on the first 16 only
-# (its line search costs ~4 s per image here).
+# three; median L2 ours 0.806, Foolbox 0.806, ART 0.929 (benchmarks/cw_l2.py). ART runs on the first 8 only
+# (its line search costs ~4 s per image here); there, median L2 ours 0.879, ART 0.946 (16 images: 0.855, 0.945).
 def test_cw_l2_at_the_issue_budget_as_good_as_art(shapes_clf, images):
-    x, y = images[0][: N // 2], images[1][: N // 2]
+    x, y = images[0][: N // 4], images[1][: N // 4]
     attack = CarliniWagnerL2(**{**CW_ISSUE, "initial_const": 1.0})
     result = attack(shapes_clf, x, y)
     art_success, art_l2, _ = peer_attack("art", attack, shapes_clf, x, y)
     assert result.success_rate >= art_success.mean() - SLACK
     both = result.success & art_success
-    assert both.sum() >= N // 4
+    assert both.sum() >= N // 4 - 2
     ours, theirs = np.median(result.norms["l2"][both]), np.median(art_l2[both])
     assert ours <= theirs, f"median L2 ours {ours:.3f} vs ART {theirs:.3f}"
