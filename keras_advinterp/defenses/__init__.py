@@ -4,9 +4,9 @@
     det.fit(x_clean, fpr=0.05).evaluate(x_clean_test, x_adv)
 
 ``SaliencyDetector`` (Ye et al., seeds/002_3d875c39384c5e79.txt) and
-``FeatureSqueezing`` (Xu et al., NDSS 2018) are here; papers 000 and 003
-add their binary and multi-interpreter detectors, and the adversarial
-training step, to this package.
+``FeatureSqueezing`` (Xu et al., NDSS 2018) are here, with Ding et al.'s
+binary detector and adversarial training step (paper 000) and AdvEdge's
+multi-interpreter detector and interpretation-robust training (paper 003).
 """
 
 from __future__ import annotations
@@ -24,6 +24,14 @@ from .emphasis import (
     theta_sweep,
     zero_mean,
 )
+from .interpretation_training import InterpretationRobustTrainer, map_discrepancy
+from .multi_interpreter import (
+    MultiInterpreterDetector,
+    build_interpreter,
+    build_vgg_backbone,
+    detection_accuracy,
+    vgg16_backbone,
+)
 from .squeeze import BitDepth, FeatureSqueezing, Median, NonLocalMeans, Squeezer, get_squeezer
 from .training import AdversarialTrainer, adversarial_model
 
@@ -33,4 +41,6 @@ __all__ = ["Detector", "DetectionReport", "DetectorLayer", "NotFittedError", "No
            "threshold_at_fpr", "SaliencyDetector", "neutral_pixel", "theta_sweep", "plot_theta_sweep", "emphasis_image",
            "color_reverse", "zero_mean", "enhance_images", "ENHANCEMENTS",
            "FeatureSqueezing", "Squeezer", "BitDepth", "Median", "NonLocalMeans", "get_squeezer",
-           "BinaryDetector", "build_binary_cnn", "AdversarialTrainer", "adversarial_model", "REGISTRY"]
+           "BinaryDetector", "build_binary_cnn", "AdversarialTrainer", "adversarial_model", "REGISTRY",
+           "MultiInterpreterDetector", "build_interpreter", "build_vgg_backbone", "vgg16_backbone",
+           "detection_accuracy", "InterpretationRobustTrainer", "map_discrepancy"]
