@@ -22,6 +22,18 @@ def test_sobel_matches_scikit_image(shapes_data, rng):
     np.testing.assert_allclose(sobel(grey).numpy(), np.stack([filters.sobel(g[..., 0]) for g in grey]), atol=1e-5)
 
 
+def test_edge_scale_max_gives_each_image_a_full_step_on_its_strongest_edge(shapes_data):
+    x = shapes_data.x[:4]
+    ctx = attacks.Context(x=x, y=None, labels=None, targeted=False)
+    raw = attacks.EdgeWeight()(None, ctx).numpy()
+    scaled = attacks.EdgeWeight(scale="max")(None, ctx).numpy()
+    np.testing.assert_allclose(scaled.max(axis=(1, 2, 3)), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(scaled * raw.max(axis=(1, 2, 3), keepdims=True), raw, rtol=1e-5, atol=1e-7)
+    assert attacks.AdvEdge(edge_scale="max").step_weight().scale == "max"
+    with pytest.raises(ValueError, match="edge_scale must be one of"):
+        attacks.AdvEdge(edge_scale="mean")
+
+
 def test_edge_weights_binarise_above_the_threshold(shapes_data):
     x = shapes_data.x[:4]
     e = edge_weights(x).numpy()
