@@ -46,7 +46,12 @@ PIPELINES = [
 ]
 
 
-@pytest.mark.parametrize("options, pipeline", PIPELINES, ids=[str(o) for o, _ in PIPELINES])
+def _option_id(options: dict) -> str:
+    """A test id that is the same in every process (no function addresses: pytest-xdist compares ids)."""
+    return ", ".join(f"{k}={getattr(v, '__name__', v)}" for k, v in options.items())
+
+
+@pytest.mark.parametrize("options, pipeline", PIPELINES, ids=[_option_id(o) for o, _ in PIPELINES])
 def test_load_applies_preprocessing_like_the_users_pipeline(model_file, pixels, options, pipeline):
     path, model = model_file
     clf = models.load(path, **options)
