@@ -33,13 +33,7 @@ from .._compile import LOOPS, check_jit, compile_fn, compiled_loop, graph_loop
 from .._tensor import input_gradient, keep_best
 from .base import Attack
 from .norms import L1, get_norm
-from .objectives import Context, StepWeight, get_objective
-
-
-def _prepared_context(clf, objective, x, y, labels, targeted: bool) -> Context:
-    """The objective's context for a batch, its per-batch constants (``setup``) in ``extras``."""
-    ctx = Context(x=x, y=y, labels=labels, targeted=targeted)
-    return replace(ctx, extras=dict(objective.setup(clf, ctx)))
+from .objectives import StepWeight, batch_constants, check_step_weight, get_objective, loop_context
 
 
 def _graph_inputs(x, y, target, targeted: bool, seed):
@@ -84,7 +78,8 @@ class FGSM(Attack):
         norm, eps, objective = self.norm, self.eps, self.objective
 
         def run(x, y, labels):
-            ctx = _prepared_context(clf, objective, x, y, labels, targeted)
+            extras, _ = batch_constants(clf, objective, None, x, y, labels, targeted)
+            ctx = loop_context(x, labels, targeted, None, extras)
             _, g = input_gradient(lambda a: objective(clf, a, labels, ctx), x)
             return tf.clip_by_value(x + eps * norm.direction(g), 0.0, 1.0)
 
@@ -151,10 +146,7 @@ class PGD(Attack):
         self.restarts = positive(restarts, "restarts", integer=True)
         self.momentum = positive(momentum, "momentum", allow_zero=True)
         self.objective = get_objective(objective)
-        if step_weight is not None and not callable(step_weight):
-            raise ValueError(f"step_weight must be a StepWeight (or a function of (clf, context)). "
-                             f"Received: step_weight={step_weight!r}")
-        self.step_weight = step_weight
+        self.step_weight = check_step_weight(step_weight)
         self.l1_sparsity = in_range(l1_sparsity, "l1_sparsity", 0.0, 1.0)
         self.loop = choice(loop, "loop", LOOPS)
         self.jit_compile = check_jit(jit_compile)
@@ -176,10 +168,7 @@ class PGD(Attack):
         norm = L1(self.l1_sparsity) if self.norm is L1 else self.norm
 
         def begin(x, y, labels, seed, mask=None, x_init=None):
-            ctx = _prepared_context(clf, objective, x, y, labels, targeted)
-            extras = ctx.extras
-            if weigh is not None:
-                extras["_step_weight"] = weigh(clf, ctx)
+            extras, state0 = batch_constants(clf, objective, weigh, x, y, labels, targeted)
             start = norm.random_start(x, eps, seed)
             if mask is not None:  # the perturbation stays zero outside the mask (masked start, gradient, step)
                 extras["_mask"] = mask
@@ -188,12 +177,12 @@ class PGD(Attack):
                 x0 = x_init
             else:
                 x0 = tf.clip_by_value(x + start, 0.0, 1.0) if random_start else x
-            return x0, extras, objective.init_state(clf, ctx)
+            return x0, extras, state0
 
         def step(i, state, consts):
             x_adv, g_acc, ostate = state
             x, y, labels, extras = consts
-            ctx = Context(x=x, y=y, labels=labels, targeted=targeted, step=i, extras=extras, state=ostate)
+            ctx = loop_context(x, labels, targeted, i, extras, ostate)
             if ostate:  # the objective's inner state follows x_adv (not differentiated)
                 ostate = objective.advance(clf, x_adv, labels, ctx)
                 ctx = replace(ctx, state=ostate)
@@ -216,8 +205,8 @@ class PGD(Attack):
             logits = clf.model(x_adv, training=False)
             pred = tf.argmax(logits, axis=1, output_type=tf.int32)
             won = tf.equal(pred, labels) if targeted else tf.not_equal(pred, y)
-            ctx = Context(x=x, y=y, labels=labels, targeted=targeted, extras=extras, state=ostate)
-            return objective(clf, x_adv, labels, ctx) + tf.where(won, 1e9, 0.0)
+            return objective(clf, x_adv, labels, loop_context(x, labels, targeted, None, extras, ostate)) \
+                + tf.where(won, 1e9, 0.0)
 
         return begin, step, score
 

@@ -179,3 +179,36 @@ class StepWeight:
 
     def __call__(self, clf, context: Context):
         raise NotImplementedError
+
+
+def check_step_weight(step_weight):
+    """``step_weight`` if it is None or callable (a ``StepWeight``), else a ValueError."""
+    if step_weight is not None and not callable(step_weight):
+        raise ValueError(f"step_weight must be a StepWeight (or a function of (clf, context)). "
+                         f"Received: step_weight={step_weight!r}")
+    return step_weight
+
+
+def batch_constants(clf, objective, step_weight, x, y, labels, targeted: bool) -> tuple[dict, tuple]:
+    """``(extras, state0)`` for a batch: the objective's ``setup``, the step weights, its first loop state.
+
+    ``extras`` holds the true labels under ``"_y"`` (``loop_context`` reads
+    them back) and the step weights under ``"_step_weight"``. Every
+    attack that takes an objective or a step weight prepares its batch here.
+    """
+    ctx = Context(x=x, y=y, labels=labels, targeted=targeted)
+    extras = {"_y": y}
+    state0 = ()
+    if objective is not None:
+        extras.update(objective.setup(clf, ctx))
+        ctx = replace(ctx, extras=dict(extras))
+        state0 = objective.init_state(clf, ctx)
+    if step_weight is not None:
+        extras["_step_weight"] = step_weight(clf, ctx)
+    return extras, state0
+
+
+def loop_context(x, labels, targeted: bool, step, extras: dict, state=()) -> Context:
+    """An objective's context inside an attack's loop (``extras`` from ``batch_constants``)."""
+    return Context(x=x, y=extras.get("_y", labels), labels=labels, targeted=targeted, step=step, extras=extras,
+                   state=state)

@@ -26,7 +26,7 @@ from .._compile import LOOPS, check_jit, compile_fn, compiled_loop
 from .._tensor import adam_update, per_image
 from .._tensor import sum_per_image as _sum_per_image
 from .base import Attack
-from .objectives import Context, StepWeight, get_objective, margin
+from .objectives import StepWeight, batch_constants, check_step_weight, get_objective, loop_context, margin
 
 _UPPER = 1e10  # "no upper bound yet" in the binary search
 _TANH_SHRINK = 1 - 1e-6  # keeps arctanh(2x - 1) finite at x = 0 and 1
@@ -231,7 +231,7 @@ class CarliniWagnerL2(_ConstantSearch):
                          binary_search_steps=binary_search_steps, initial_const=initial_const,
                          abort_early=abort_early, loop=loop, jit_compile=jit_compile)
         self.objective = None if objective is None else get_objective(objective)
-        self.step_weight = _check_step_weight(step_weight)
+        self.step_weight = check_step_weight(step_weight)
 
     def params(self) -> dict:
         return {**super().params(), "objective": self.objective, "step_weight": self.step_weight}
@@ -256,7 +256,7 @@ class CarliniWagnerL2(_ConstantSearch):
 
         def step(i, state, x, labels, c, mask, extras):
             w, m, v, ostate = state
-            ctx = _context(x, labels, targeted, i, extras, ostate)
+            ctx = loop_context(x, labels, targeted, i, extras, ostate)
             if ostate:  # the objective's inner state follows the current image (not differentiated)
                 ostate = objective.advance(clf, image(w, x, mask, extras), labels, ctx)
                 ctx = replace(ctx, state=ostate)
@@ -347,33 +347,14 @@ class EAD(_ConstantSearch):
         return init, step, distance
 
 
-def _check_step_weight(step_weight):
-    if step_weight is not None and not callable(step_weight):
-        raise ValueError(f"step_weight must be a StepWeight (or a function of (clf, context)). "
-                         f"Received: step_weight={step_weight!r}")
-    return step_weight
-
-
-def _context(x, labels, targeted, step, extras, state=()):
-    """An objective's context inside a minimal-perturbation loop (``extras["_y"]`` holds the true labels)."""
-    return Context(x=x, y=extras.get("_y", labels), labels=labels, targeted=targeted, step=step, extras=extras,
-                   state=state)
-
 
 def _objective_extras(clf, targeted, objective, step_weight):
-    """``prepare(x, y, labels) -> extras`` for an objective's constants, its first state and step weights."""
+    """``prepare(x, y, labels) -> extras`` (with ``"_state0"``), or None without objective and step weight."""
     if objective is None and step_weight is None:
         return None
 
     def prepare(x, y, labels):
-        ctx = Context(x=x, y=y, labels=labels, targeted=targeted)
-        extras = {"_y": y}
-        if objective is not None:
-            extras.update(objective.setup(clf, ctx))
-            ctx = replace(ctx, extras=dict(extras))
-            extras["_state0"] = objective.init_state(clf, ctx)
-        if step_weight is not None:
-            extras["_step_weight"] = step_weight(clf, ctx)
-        return extras
+        extras, state0 = batch_constants(clf, objective, step_weight, x, y, labels, targeted)
+        return {**extras, "_state0": state0}
 
     return prepare

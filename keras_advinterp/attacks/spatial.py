@@ -18,8 +18,8 @@ from .._checks import choice, positive
 from .._compile import LOOPS, cache_key, check_jit, compile_fn, compiled_loop, resolve_jit
 from .._tensor import adam_update
 from .base import Attack
-from .objectives import StepWeight, get_objective, margin
-from .optimization import _check_step_weight, _context, _objective_extras
+from .objectives import StepWeight, check_step_weight, get_objective, loop_context, margin
+from .optimization import _objective_extras
 
 _FLOW_EPS = 1e-8
 
@@ -122,7 +122,7 @@ class StAdv(Attack):
         self.loop = choice(loop, "loop", LOOPS)
         self.jit_compile = check_jit(jit_compile)
         self.objective = None if objective is None else get_objective(objective)
-        self.step_weight = _check_step_weight(step_weight)
+        self.step_weight = check_step_weight(step_weight)
 
     def params(self) -> dict:
         return {"tau": self.tau, "steps": self.steps, "learning_rate": self.learning_rate,
@@ -160,7 +160,7 @@ class StAdv(Attack):
         def body(k, state, consts):
             flow, m, v, best_flow, best_loss, found, ostate = state
             x, labels, extras = consts
-            ctx = _context(x, labels, targeted, k, extras, ostate)
+            ctx = loop_context(x, labels, targeted, k, extras, ostate)
             if ostate:  # the objective's inner state follows the current image (not differentiated)
                 ostate = extra_term.advance(clf, warp(x, flow, extras), labels, ctx)
                 ctx = replace(ctx, state=ostate)
@@ -182,7 +182,7 @@ class StAdv(Attack):
 
         def finish(x, labels, flow, best_flow, best_loss, found, extras, ostate):
             # the loop checks each flow before its step: check the last iterate too
-            ctx = _context(x, labels, targeted, None, extras, ostate)
+            ctx = loop_context(x, labels, targeted, None, extras, ostate)
             _, ok, smooth = objective(x, labels, flow, extras, ctx)
             keep_last = ~(found | ok) | (ok & (smooth < best_loss))
             flow = tf.where(keep_last[:, None, None, None], flow, best_flow)
