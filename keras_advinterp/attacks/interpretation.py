@@ -196,15 +196,9 @@ class _MaskMaps(_Maps):
 def _interpreter(clf, spec, params: dict):
     from .. import interpret
 
-    if isinstance(spec, interpret.Interpreter):
-        if spec.clf is not clf:
-            raise ValueError("the interpreter was built on another classifier; build it on the attacked one.")
-        interp = spec
-    else:
-        key = {"gradcam": "gradcam_xla"}.get(spec, spec)
-        if spec == "grad":
-            params = {"relu_beta": 10.0, **params}
-        interp = interpret.get(key, clf, **params)
+    if spec == "grad":
+        params = {"relu_beta": 10.0, **params}  # second derivatives through the map (Sec. IV-B)
+    interp = interpret.compiled(spec, clf, **params)
     if isinstance(interp, interpret.MASK):
         return interp
     if not callable(getattr(interp, "maps", None)):

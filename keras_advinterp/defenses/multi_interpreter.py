@@ -69,7 +69,6 @@ from ..models.applications import WeightsUnavailableError, keras_cache_dir, offl
 from .base import DetectionReport, Detector, NotFittedError, NotGraphSafeError, roc_auc
 
 INTERPRETERS = ("grad", "cam", "gradcam", "rts", "mask")
-_COMPILED = {"gradcam": "gradcam_xla"}  # the compiled twin, tested to agree with tf-keras-vis
 BACKBONES = ("embedded", "vgg16")
 VGG16_NOTOP = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
 _VGG16_URL = "https://storage.googleapis.com/tensorflow/keras-applications/vgg16/"
@@ -139,14 +138,13 @@ def build_interpreter(name: str, clf, **params) -> interpret.Interpreter:
     if key not in INTERPRETERS:
         raise ValueError(f"unknown interpreter {name!r}; the detector takes {list(INTERPRETERS)} or an Interpreter "
                          f"built on the guarded classifier. Received: interpreter={name!r}")
-    return interpret.get(_COMPILED.get(key, key), clf, **params)
+    return interpret.compiled(key, clf, **params)
 
 
 def _interpreter(spec, clf, params: dict):
     if isinstance(spec, interpret.Interpreter):
-        if spec.clf is not clf:
-            raise ValueError(f"interpreter {spec!r} was built on another classifier; build it on this clf.")
-        return {v: k for k, v in _COMPILED.items()}.get(spec.name, spec.name), spec
+        twins = {v: k for k, v in interpret.COMPILED_TWINS.items()}
+        return twins.get(spec.name, spec.name), interpret.compiled(spec, clf)
     key = spec.lower().replace("-", "_") if isinstance(spec, str) else spec
     return key, build_interpreter(spec, clf, **params.get(key, {}))
 

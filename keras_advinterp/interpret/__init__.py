@@ -37,6 +37,25 @@ DIFFERENTIABLE = ("gradcam", "cam", "grad")
 """Names ``differentiable`` takes: the compiled twins that run inside a TensorFlow graph."""
 
 
+COMPILED_TWINS = {"gradcam": "gradcam_xla"}
+"""Names whose compiled, differentiable twin ``compiled`` builds instead of the tf-keras-vis reference."""
+
+
+def compiled(interpreter, clf, **params) -> Interpreter:
+    """An interpreter for ``clf`` to compute with: a name (``gradcam`` gives its compiled twin) or an instance.
+
+    An instance must have been built on ``clf``. Attacks on interpreters,
+    the multiple-interpreter detector and ``differentiable`` resolve their
+    interpreters here.
+    """
+    if isinstance(interpreter, Interpreter):
+        if interpreter.clf is not clf:
+            raise ValueError(f"interpreter {interpreter!r} was built on another classifier; build it on this clf.")
+        return interpreter
+    key = interpreter.lower().replace("-", "_")
+    return get(COMPILED_TWINS.get(key, key), clf, **params)
+
+
 def differentiable(interpreter, clf, *, jit_compile="auto") -> Differentiable:
     """A differentiable interpreter for ``clf``: a name from ``DIFFERENTIABLE`` or an instance built on ``clf``.
 
@@ -45,14 +64,12 @@ def differentiable(interpreter, clf, *, jit_compile="auto") -> Differentiable:
     shared with the logits through ``maps_and_logits``).
     """
     if isinstance(interpreter, Differentiable):
-        if interpreter.clf is not clf:
-            raise ValueError("interpreter was built on another classifier; build it on this clf.")
-        return interpreter
+        return compiled(interpreter, clf)
     if isinstance(interpreter, str):
         key = interpreter.lower().replace("-", "").replace("_", "")
-        names = {"gradcam": "gradcam_xla", "gradcamxla": "gradcam_xla", "cam": "cam", "grad": "grad"}
+        names = {"gradcam": "gradcam", "gradcamxla": "gradcam", "cam": "cam", "grad": "grad"}
         if key in names:
-            return get(names[key], clf, jit_compile=jit_compile)
+            return compiled(names[key], clf, jit_compile=jit_compile)
     raise ValueError(f"interpreter must be one of {DIFFERENTIABLE} or a differentiable interpreter "
                      f"(CAM, GradCAMXLA, Grad) instance. Received: interpreter={interpreter!r}")
 
@@ -60,5 +77,5 @@ def differentiable(interpreter, clf, *, jit_compile="auto") -> Differentiable:
 __all__ = [
     "Interpreter", "CAM", "GradCAMXLA", "Grad", "MASK", "RTS", "train_rts", "GradCAM",
     "GradCAMPlusPlus", "ScoreCAM", "Saliency", "SmoothGrad", "get", "REGISTRY", "overlay", "show",
-    "normalize_maps", "metrics", "Differentiable", "differentiable", "DIFFERENTIABLE",
+    "normalize_maps", "metrics", "Differentiable", "differentiable", "DIFFERENTIABLE", "compiled", "COMPILED_TWINS",
 ]
