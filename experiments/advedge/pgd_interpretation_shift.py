@@ -26,17 +26,16 @@ full run writes results/advedge/pgd_interpretation_shift.*.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 
 import keras
 import numpy as np
 
-from keras_advinterp import __version__, attacks, data, interpret, models
+from keras_advinterp import attacks, data, interpret, models
 from keras_advinterp.defenses import InterpretationRobustTrainer
 from keras_advinterp.interpret import metrics
-from keras_advinterp.runner import Experiment, Table, cache_dir
+from keras_advinterp.runner import Experiment, Table, cache_path
 
 SOURCE = "seeds/003_95601c10b3bd7c9c.txt, Sec. VIII, Table VII"
 TITLE = "Explanation shift under PGD vs eps, normal (NT) and interpretation-robust (AT) model (AdvEdge, Table VII)"
@@ -91,10 +90,9 @@ def load_split(s, split: str, limit) -> data.Data:
 def robust_model(s, clf_normal) -> tuple[models.Classifier, dict]:
     """The NT model fine-tuned with interpretation-robust training, trained once per setting and cached."""
     clf = models.load(s["model"], s["weights"])  # a fresh copy: the NT model stays as it is
-    blob = json.dumps({"model": s["model"], "weights": clf_normal.weights_source, "data": s["data"],
-                       "data_file": s["data_file"], "interpreter": s["interpreter"], "seed": s["seed"],
-                       "version": __version__, **{k: s[k] for k in ROBUST_KEYS}}, sort_keys=True, default=str)
-    stem = cache_dir() / "robust_models" / f"{clf.name}-{hashlib.sha256(blob.encode()).hexdigest()[:20]}"
+    stem = cache_path("robust_models", clf.name, {
+        "model": s["model"], "weights": clf_normal.weights_source, "data": s["data"], "data_file": s["data_file"],
+        "interpreter": s["interpreter"], "seed": s["seed"], **{k: s[k] for k in ROBUST_KEYS}})
     weights, meta = stem.with_suffix(".weights.h5"), stem.with_suffix(".json")
     if weights.is_file() and meta.is_file():
         clf.model.load_weights(str(weights))

@@ -38,16 +38,15 @@ writes results/advedge/table1_3_attacks.* (+ _fig2.png and _rows.csv).
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import time
 from pathlib import Path
 
 import numpy as np
 
-from keras_advinterp import __version__, attacks, data, interpret, models
+from keras_advinterp import attacks, data, interpret, models
 from keras_advinterp.interpret import metrics
-from keras_advinterp.runner import Experiment, Table, cache_dir, cached_attack
+from keras_advinterp.runner import Experiment, Table, cache_path, cached_attack
 
 SOURCE = "seeds/003_95601c10b3bd7c9c.txt, Sec. V-VI"
 TITLE = ("Attacks on interpreters: success, confidence, time, map distance, IoU, noise "
@@ -130,9 +129,9 @@ def rts_weights(clf, s) -> str | None:
         return None  # the shipped masker ("embedded")
     if not s["rts_train"]:
         return "none"  # no masker and none to be trained: the model's RTS cells are skipped
-    blob = json.dumps({"model": clf.name, "weights": clf.weights_source, "data": s["data"], "n": s["rts_train"],
-                       "epochs": s["rts_epochs"], "seed": s["seed"], "version": __version__}, sort_keys=True)
-    path = cache_dir() / "rts" / f"{clf.name}-{hashlib.sha256(blob.encode()).hexdigest()[:20]}.weights.h5"
+    path = cache_path("rts", clf.name, {"model": clf.name, "weights": clf.weights_source, "data": s["data"],
+                                        "n": s["rts_train"], "epochs": s["rts_epochs"], "seed": s["seed"]},
+                      ".weights.h5")
     meta = path.with_suffix("").with_suffix(".json")
     if not path.is_file():
         t0 = time.perf_counter()

@@ -18,7 +18,6 @@ with the paper's operating point.
 from __future__ import annotations
 
 import hashlib
-import json
 
 import numpy as np
 from _common import DEFAULTS, QUICK, SET_NAMES, SOURCE, main, prepare, setting_notes
@@ -26,7 +25,7 @@ from _common import DEFAULTS, QUICK, SET_NAMES, SOURCE, main, prepare, setting_n
 from keras_advinterp import attacks, data, models
 from keras_advinterp.defenses import BinaryDetector, roc_auc
 from keras_advinterp.runner import Experiment, Table, cached_attack
-from keras_advinterp.runner.cache import attack_key, cache_dir
+from keras_advinterp.runner.cache import attack_key, cache_path
 
 TITLE = "A binary CNN trained to detect adversarial examples (Ding et al., Sec. 4.7)"
 PAPER = {"accuracy on clean (%)": 98.42, "accuracy on adversarial (%)": 99.07, "AUC": 0.9875}
@@ -82,13 +81,11 @@ def trained_detector(ctx, s, kind) -> BinaryDetector:
     cached = ctx.setdefault("detectors", {})
     if kind in cached:
         return cached[kind]
-    from keras_advinterp import __version__
 
     clf = ctx["clf"]
     x, x_adv, key, how = training_pair(ctx, s, kind)
     train = {k: s[k] for k in ("epochs", "train_batch_size", "learning_rate", "widths", "detector_seed")}
-    blob = json.dumps({"data": key, "train": train, "version": __version__}, sort_keys=True)
-    path = cache_dir() / "detectors" / f"{clf.name}-binary-{kind}-{hashlib.sha256(blob.encode()).hexdigest()[:20]}.npz"
+    path = cache_path("detectors", f"{clf.name}-binary-{kind}", {"data": key, "train": train}, ".npz")
     if path.is_file():
         det = BinaryDetector.load(path, clf, batch_size=s["batch_size"])
         det.from_cache = True

@@ -25,7 +25,6 @@ and to its adversarial example, then the robust model's, as Fig. A9.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 
@@ -36,7 +35,7 @@ from _common import SOURCE, main
 from keras_advinterp import attacks, data, models
 from keras_advinterp.analysis.activations import activation_bias
 from keras_advinterp.defenses import AdversarialTrainer
-from keras_advinterp.runner import Experiment, Table, cache_dir, cached_attack
+from keras_advinterp.runner import Experiment, Table, cache_path, cached_attack
 from keras_advinterp.runner.report import write_atomic
 from keras_advinterp.surgery import FeatureCapture, feature_layers
 
@@ -74,14 +73,12 @@ def robust_weights(s: dict, natural) -> tuple[str, dict]:
     Keyed by the model, its starting weights, the data, the seed, every training setting and the package
     version. Returns ``(path, info)``; ``info["from_cache"]`` says whether training was skipped.
     """
-    from keras_advinterp import __version__
-
     t = s["train"]
     meta = {"model": natural.name, "weights": natural.weights_source, "data": s["data"], "seed": s["seed"],
-            "train": t, "version": __version__}
-    key = hashlib.sha256(json.dumps(meta, sort_keys=True, default=str).encode()).hexdigest()[:16]
-    folder = cache_dir() / "robust"
-    path, info_path = folder / f"{natural.name}-{key}.weights.h5", folder / f"{natural.name}-{key}.json"
+            "train": t}
+    stem = cache_path("robust", natural.name, meta)
+    path, info_path = stem.with_name(stem.name + ".weights.h5"), stem.with_name(stem.name + ".json")
+    folder = stem.parent
     if path.is_file() and info_path.is_file():
         return str(path), {**json.loads(info_path.read_text()), "from_cache": True}
     keras.utils.set_random_seed(s["seed"])
@@ -96,7 +93,7 @@ def robust_weights(s: dict, natural) -> tuple[str, dict]:
     info = {"train_seconds": round(time.perf_counter() - t0, 1), "final_loss": float(hist.history["loss"][-1]),
             "final_train_accuracy": float(hist.history["accuracy"][-1]), "train_images": len(train), **meta}
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f"{natural.name}-{key}.tmp.weights.h5"
+    tmp = stem.with_name(stem.name + ".tmp.weights.h5")
     clf.model.save_weights(str(tmp))
     tmp.replace(path)
     write_atomic(info_path, json.dumps(info, indent=1, default=str))

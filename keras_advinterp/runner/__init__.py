@@ -9,11 +9,11 @@ for. ``run`` writes ``<out>/<paper>/<name>.{md,csv,json}`` (+ PNG), or
 
 from __future__ import annotations
 
-from .cache import AdversarialSet, cache_dir, cached_attack
+from .cache import AdversarialSet, cache_dir, cache_path, cached_attack
 from .discovery import discover, experiments_dir, load_experiment, resolve
 from .experiment import Experiment, Table, results_folder, run, script_main
 from .report import versions
 
-__all__ = ["cached_attack", "AdversarialSet", "cache_dir",
+__all__ = ["cached_attack", "AdversarialSet", "cache_dir", "cache_path",
            "Experiment", "script_main", "Table", "run", "results_folder", "versions", "discover", "resolve",
            "load_experiment", "experiments_dir"]

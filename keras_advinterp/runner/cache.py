@@ -38,6 +38,20 @@ def cache_dir() -> Path:
     return Path(os.environ.get("KERAS_ADVINTERP_CACHE") or Path.home() / ".cache" / "keras_advinterp")
 
 
+def cache_path(kind: str, name: str, key: dict, suffix: str = "") -> Path:
+    """Where something made once per setting is kept: ``<cache>/<kind>/<name>-<hash of key + version><suffix>``.
+
+    ``key`` holds every setting the thing depends on (JSON-able; other
+    values by ``str``); the package version is added, so a new release
+    never reads an old file. Trained models, detectors and maps of the
+    experiments live here.
+    """
+    from .. import __version__
+
+    blob = json.dumps({**key, "version": __version__}, sort_keys=True, default=str)
+    return cache_dir() / kind / f"{name}-{hashlib.sha256(blob.encode()).hexdigest()[:20]}{suffix}"
+
+
 def attack_key(attack, clf, x, y, target=None, seed: int = 0) -> str:
     """A hash of everything that decides an attack's output."""
     from .. import __version__
