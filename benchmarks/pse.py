@@ -9,8 +9,11 @@ so all 169 grids need a forward pass. Timed, each warm (one call first,
 reported apart) and as the median of --repeats:
 
 - ``pse.grid_sensitivity`` at each chunk size (masked copies per compiled
-  call): the 169 copies and the Z(x') row built inside the compiled
-  function, ceil(170 / chunk) calls;
+  call), with ``method="full"`` (the 169 copies and the Z(x') row built
+  inside the compiled function, every copy through the whole network,
+  ceil(170 / chunk) calls) and ``method="incremental"`` (each copy's
+  feature maps computed on its grid's window only, up to half a map; the
+  x' row computed once per call);
 - the per-grid loop a user would write: for each grid, the copy in NumPy,
   then ``model.predict(copy)`` (Keras) -- and the same loop through our
   compiled forward (``clf.predict``), which drops Keras's per-call set-up.
@@ -151,15 +154,27 @@ def main():
               "rows_per_image": layout.m + 1, "peak_rss_mb_after_load": peak_mb()}
     print(f"{clf.name}, {size}x{size} image, {layout.rows}x{layout.cols} = {layout.m} grids", flush=True)
 
-    batched = {}
+    batched, incremental, ref, diffs = {}, {}, None, []
     for chunk in (int(c) for c in a.chunks.split(",")):
-        first, steady, sens = timed(lambda c=chunk: pse.grid_sensitivity(clf, x, x_adv, [y], [t], grids=grids,
-                                                                        chunk=c), repeats)
-        batched[chunk] = {"first_s": round(first, 3), "steady_s": round(steady, 3), "calls": -(-(layout.m + 1)
-                          // chunk), "peak_rss_mb": peak_mb()}
-        print(f"[batched] chunk {chunk}: {steady:.2f} s (first {first:.1f} s), peak RSS {peak_mb():.0f} MB",
-              flush=True)
-    ref = sens
+        for method, table in (("full", batched), ("incremental", incremental)):
+            first, steady, sens = timed(lambda c=chunk, m=method: pse.grid_sensitivity(
+                clf, x, x_adv, [y], [t], grids=grids, chunk=c, method=m), repeats)
+            calls = -(-(layout.m + 1) // chunk) if method == "full" else -(-layout.m // chunk)
+            table[chunk] = {"first_s": round(first, 3), "steady_s": round(steady, 3), "calls": calls,
+                            "peak_rss_mb": peak_mb()}
+            print(f"[{method}] chunk {chunk}: {steady:.2f} s (first {first:.1f} s), peak RSS {peak_mb():.0f} MB",
+                  flush=True)
+            if ref is None:
+                ref = sens
+            else:
+                diffs.append(max(np.abs(sens.change0 - ref.change0).max(), np.abs(sens.changet - ref.changet).max()))
+    fwd, _ = pse.sensitivity._incremental(clf, layout, 3, 0.5, False)
+    record["incremental_plan"] = {"conv_macs_left_out": round(fwd.saving, 4), "max_fraction": 0.5,
+                                  "windowed_conv_layers": sum(1 for n, k, _ in fwd.plan if k == "window" and
+                                                              "conv" in n),
+                                  "max_abs_change_diff_full_vs_incremental": float(max(diffs))}
+    print(f"[incremental] leaves out {fwd.saving:.1%} of the conv multiply-adds; max |change difference| "
+          f"between methods {max(diffs):.2e}", flush=True)
 
     keras_predict = lambda v: clf.model.predict(v, verbose=0)  # noqa: E731
     loops = {}
@@ -176,23 +191,29 @@ def main():
     sparse_adv = x_adv.copy()
     untouched = rng.permutation(layout.m)[: 2 * layout.m // 3]
     sparse_adv[0][np.isin(layout.ids(), untouched)] = x[0][np.isin(layout.ids(), untouched)]
-    best = min(batched, key=lambda c: batched[c]["steady_s"])
+    best = min(incremental, key=lambda c: incremental[c]["steady_s"])
+    best_full = min(batched, key=lambda c: batched[c]["steady_s"])
     _, sparse_s, s_sens = timed(lambda: pse.grid_sensitivity(clf, x, sparse_adv, [y], [t], grids=grids, chunk=best),
                                 repeats)
     sparse = {"perturbed_grids": int(s_sens.perturbed.sum()), "chunk": best, "steady_s": round(sparse_s, 3)}
     print(f"[sparse] {sparse['perturbed_grids']} of {layout.m} grids perturbed, chunk {best}: {sparse_s:.2f} s")
 
-    fastest = batched[best]["steady_s"]
+    fastest, fastest_full = incremental[best]["steady_s"], batched[best_full]["steady_s"]
     record.update({
-        "batched": batched, "loops": loops, "sparse": sparse, "best_chunk": best,
+        "batched": batched, "incremental": incremental, "loops": loops, "sparse": sparse, "best_chunk": best,
+        "best_chunk_full": best_full,
         "speedup_vs_keras_predict_loop": round(loops["keras_model_predict"]["seconds"] / fastest, 2),
         "speedup_vs_clf_predict_loop": round(loops["clf_predict"]["seconds"] / fastest, 2),
+        "full_speedup_vs_keras_predict_loop": round(loops["keras_model_predict"]["seconds"] / fastest_full, 2),
+        "incremental_vs_full": round(fastest_full / fastest, 2),
         "quick": a.quick, "load_before": load_before, "load_after": round(os.getloadavg()[0], 2),
         "cpus": os.cpu_count(), "tensorflow": tf.__version__, "keras": keras.__version__,
         "note": "2-core CPU shared with other agents' jobs during the run; see the load averages.",
     })
-    print(f"speed-up of chunk {best}: {record['speedup_vs_keras_predict_loop']}x vs the Keras predict loop, "
-          f"{record['speedup_vs_clf_predict_loop']}x vs the clf.predict loop; load {load_before} -> "
+    print(f"speed-up of incremental chunk {best}: {record['speedup_vs_keras_predict_loop']}x vs the Keras predict "
+          f"loop, {record['speedup_vs_clf_predict_loop']}x vs the clf.predict loop, "
+          f"{record['incremental_vs_full']}x vs full chunk {best_full} "
+          f"({record['full_speedup_vs_keras_predict_loop']}x vs the Keras loop); load {load_before} -> "
           f"{record['load_after']} on {os.cpu_count()} CPUs")
     if a.part == "all":
         record["dissection"] = dissection_benchmark(a.quick)

@@ -72,6 +72,12 @@ class GridLayout:
         b = images.reshape(n, self.rows, ch, self.cols, cw, c).transpose(0, 1, 3, 2, 4, 5)
         return b.reshape(n, self.m, ch * cw * c)
 
+    def boxes(self) -> np.ndarray:
+        """(m, 4) int32: each grid's y0, y1, x0, x1 in pixels (ends exclusive), row-major."""
+        ch, cw = self.cell
+        r, c = np.divmod(np.arange(self.m), self.cols)
+        return np.stack([r * ch, (r + 1) * ch, c * cw, (c + 1) * cw], axis=1).astype(np.int32)
+
     def describe(self) -> dict:
         return {"grids": [self.rows, self.cols], "cell": list(self.cell), "m": self.m}
 

@@ -16,6 +16,14 @@ images and a grid index, so host memory stays at ``chunk`` pairs). Grids
 the attack left untouched need no forward: there x' - delta_Gi = x', so
 both changes are exactly 0 (``skip_unperturbed``).
 
+``method="incremental"`` computes each masked copy's feature maps only
+on the window its grid can reach, reading the rest from x' 's own maps,
+up to the layer where the windows would cover half a map
+(``incremental.IncrementalForward``; the same logits up to float
+round-off). On ResNet50 with 13 x 13 grids that leaves out about 46% of
+the convolutions' multiply-adds. ``auto`` (the default) takes it wherever
+it leaves out at least ``MIN_SAVING`` of them, else the plain forward.
+
     sens = grid_sensitivity(clf, x, x_adv, y, target, grids=8)
     sens.d0, sens.dt, sens.s, sens.psr      # (N, m) each
     sens.classes()                          # (N, m) int8: -1 suppression, 0 balance, 1 promotion
@@ -27,15 +35,19 @@ from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
+from tqdm.auto import tqdm
 
-from ..._batching import map_batches
+from ..._batching import _pad, bucket_size, map_batches
 from ..._checks import as_labels, positive
 from ..._compile import compile_fn, resolve_jit
 from ...models import Classifier
 from .grids import GridLayout, grid_layout
+from .incremental import IncrementalForward
 
 SUPPRESSION, BALANCE, PROMOTION = -1, 0, 1
 CLASS_NAMES = {SUPPRESSION: "suppression", BALANCE: "balance", PROMOTION: "promotion"}
+METHODS = ("auto", "incremental", "full")
+MIN_SAVING = 0.2  # auto: incremental inference when it leaves out at least this share of conv multiply-adds
 
 
 def promotion_suppression_ratio(d0, dt) -> np.ndarray:
@@ -130,9 +142,31 @@ def _masked_logits(clf: Classifier, layout: GridLayout, jit: bool):
     return clf.compiled(key, lambda: compile_fn(fn, jit))
 
 
+def _incremental(clf: Classifier, layout: GridLayout, channels: int, max_fraction: float, jit: bool):
+    """``(IncrementalForward, compiled fn(x0, xa, grids, t0, t) -> ((2,), (k, 2)))`` for one image at a time,
+    or ``(None, reason)`` when the model cannot be run window by window."""
+    key = ("pse_incremental", layout.height, layout.width, layout.rows, layout.cols, channels, max_fraction, jit)
+
+    def build():
+        try:
+            fwd = IncrementalForward(clf.model, layout.boxes(), (layout.height, layout.width, channels),
+                                     max_fraction=max_fraction)
+        except ValueError as e:
+            return None, str(e)
+
+        def fn(x0, xa, grid, t0, t):
+            z_clean, z = fwd(xa, x0, grid)
+            pick = tf.stack([t0, t])
+            return tf.gather(z_clean, pick), tf.gather(z, pick, axis=1)
+
+        return fwd, compile_fn(fn, jit)
+
+    return clf.compiled(key, build)
+
+
 def grid_sensitivity(clf: Classifier, x, x_adv, y, target=None, *, grids=13, cell=None, xi: float = 1e-6,
-                     chunk: int = 64, skip_unperturbed: bool = True, jit_compile="auto",
-                     progress: bool = False) -> GridSensitivity:
+                     chunk: int = 64, skip_unperturbed: bool = True, method: str = "auto",
+                     max_fraction: float = 0.5, jit_compile="auto", progress: bool = False) -> GridSensitivity:
     """Eqs. 1-3 for every grid of every image, in chunked, compiled, batched forwards.
 
     Args:
@@ -149,6 +183,13 @@ def grid_sensitivity(clf: Classifier, x, x_adv, y, target=None, *, grids=13, cel
             of ``chunk`` images at a time).
         skip_unperturbed: give grids where x_adv equals x their exact value
             (0 change) without a forward pass.
+        method: ``incremental`` (each copy's feature maps computed only on
+            the window its grid reaches, up to ``max_fraction`` of a map;
+            see ``incremental.IncrementalForward``), ``full`` (every copy
+            through the whole network) or ``auto`` (incremental where it
+            leaves out at least ``MIN_SAVING`` of the conv multiply-adds).
+        max_fraction: incremental only: the share of a feature map beyond
+            which the copies are written out whole.
         jit_compile: True, False or "auto" (``_compile.resolve_jit``).
 
     Returns:
@@ -163,6 +204,10 @@ def grid_sensitivity(clf: Classifier, x, x_adv, y, target=None, *, grids=13, cel
     layout = grid_layout(x.shape, grids, cell=cell)
     xi = positive(xi, "xi")
     chunk = positive(chunk, "chunk", integer=True)
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}. Received: method={method!r}")
+    if not 0 < max_fraction <= 1:
+        raise ValueError(f"max_fraction must be in (0, 1]. Received: max_fraction={max_fraction!r}")
     n = len(x)
     y = as_labels(y, n, clf.num_classes, "y")
     if target is None:
@@ -179,12 +224,21 @@ def grid_sensitivity(clf: Classifier, x, x_adv, y, target=None, *, grids=13, cel
     perturbed = np.any(layout.blocks(x_adv - x) != 0, axis=2)
     if not skip_unperturbed:
         perturbed[:] = True
+    jit = resolve_jit(jit_compile, clf)
+    if method != "full":
+        fwd, fn = _incremental(clf, layout, x.shape[-1], float(max_fraction), jit)
+        if fwd is None and method == "incremental":
+            raise ValueError(f"method='incremental' cannot run this model: {fn}")
+        if fwd is not None and (method == "incremental" or fwd.saving >= MIN_SAVING):
+            change0, changet, base = _by_windows(fn, x, x_adv, y, t, perturbed, chunk, progress)
+            return GridSensitivity(change0=change0, changet=changet, xi=xi, layout=layout, labels=y, target=t,
+                                   z_adv=base, perturbed=perturbed)
     # one row per (image, grid) pair to evaluate, each image's rows led by its Z(x') row (grid -1)
     counts = perturbed.sum(1) + 1
     image = np.repeat(np.arange(n, dtype=np.int32), counts)
     grid = np.concatenate([np.concatenate([[-1], np.flatnonzero(p)]) for p in perturbed]).astype(np.int32)
     starts = np.cumsum(counts) - counts
-    fn = _masked_logits(clf, layout, resolve_jit(jit_compile, clf))
+    fn = _masked_logits(clf, layout, jit)
 
     def step(ib, gb):
         return fn(tf.constant(x[ib]), tf.constant(x_adv[ib]), tf.constant(gb), tf.constant(y[ib]),
@@ -200,3 +254,22 @@ def grid_sensitivity(clf: Classifier, x, x_adv, y, target=None, *, grids=13, cel
     changet[img, g] = base[img, 1] - z[masked, 1]
     return GridSensitivity(change0=change0, changet=changet, xi=xi, layout=layout, labels=y, target=t,
                            z_adv=base, perturbed=perturbed)
+
+
+def _by_windows(fn, x, x_adv, y, t, perturbed, chunk: int, progress: bool):
+    """Eqs. 1-3's changes by incremental inference, image by image, ``chunk`` grids per call."""
+    n, m = perturbed.shape
+    change0, changet, base = np.zeros((n, m)), np.zeros((n, m)), np.zeros((n, 2))
+    calls = [(i, start) for i in range(n) for start in range(0, max(int(perturbed[i].sum()), 1), chunk)]
+    bar = tqdm(calls, desc="grid sensitivity", unit="batch", disable=not progress or len(calls) < 2, leave=False)
+    for i, start in bar:
+        grid = np.flatnonzero(perturbed[i])[start:start + chunk].astype(np.int32)
+        count = len(grid)
+        padded = _pad(grid if count else np.zeros(1, np.int32), bucket_size(max(count, 1), chunk))
+        z_clean, z = fn(tf.constant(x[i]), tf.constant(x_adv[i]), tf.constant(padded), tf.constant(y[i]),
+                        tf.constant(t[i]))
+        z_clean, z = z_clean.numpy().astype(np.float64), z.numpy()[:count].astype(np.float64)
+        base[i] = z_clean
+        change0[i, grid] = z[:, 0] - z_clean[0]
+        changet[i, grid] = z_clean[1] - z[:, 1]
+    return change0, changet, base
