@@ -5,7 +5,9 @@
     python benchmarks/attacks.py --quick          # shapes only, tiny steps: checks the script (< 2 min)
 
 Needs the peers extra (``pip install -e ".[peers]"``). For each model it runs
-PGD-10 (Linf 8/255), C&W-L2 with a fixed budget (10 steps, 1 binary-search
+PGD-10 (Linf 8/255; ours also with ``precision="bfloat16"``, its step
+gradients from a bfloat16 copy of the model, a setting the peers lack),
+C&W-L2 with a fixed budget (10 steps, 1 binary-search
 step, c = 1, step 0.05, no early abort) and DeepFool (10 steps), ours with
 default settings (``jit_compile="auto"``, ``loop="auto"``) and each peer's
 version on the same images (``_peers.py`` maps the settings), each
@@ -149,6 +151,12 @@ def bench_model(name: str, steps: int, repeats: int, batch: int, peers: list[str
         _, images_s, _ = timed(lambda: np.asarray(_images(run(xt, yt, yt, seed))), repeats)
         rows.append({**base, "impl": "ours (images only)", "first_call_s": None, "steady_s": round(images_s, 4)})
         print(f"  {attack_name:<14} ours, images only        steady {images_s:8.3f} s", flush=True)
+        if type(attack) is PGD:  # the same PGD with its gradient from a bfloat16 copy (success judged in float32)
+            low = PGD(eps=p["eps"], steps=p["steps"], precision="bfloat16")
+            first, steady, low_result = timed(lambda: low(clf, x, y, batch_size=len(x)), repeats)
+            rows.append({**base, "impl": "ours (bfloat16)", "first_call_s": round(first, 3),
+                         "steady_s": round(steady, 4), **evaluate(clf, x, y, low_result.x_adv)})
+            print(f"  {attack_name:<14} ours bf16  first {first:8.2f} s  steady {steady:8.3f} s", flush=True)
         for peer in peers:
             if not _peers.supports(peer, attack):
                 continue

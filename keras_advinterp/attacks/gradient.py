@@ -31,9 +31,18 @@ import tensorflow as tf
 from .._checks import choice, in_range, positive
 from .._compile import LOOPS, check_jit, compile_fn, compiled_loop, graph_loop
 from .._tensor import input_gradient, keep_best
+from ..surgery.precision import check_precision, precision_copy
 from .base import Attack
 from .norms import L1, get_norm
-from .objectives import StepWeight, batch_constants, check_step_weight, get_objective, loop_context
+from .objectives import (
+    CrossEntropy,
+    Margin,
+    StepWeight,
+    batch_constants,
+    check_step_weight,
+    get_objective,
+    loop_context,
+)
 
 
 def _graph_inputs(x, y, target, targeted: bool, seed):
@@ -125,6 +134,11 @@ class PGD(Attack):
             (a Python loop over a compiled chunk of 10 unrolled steps),
             ``while`` (``tf.while_loop``) or ``auto`` (unroll up to 20 steps,
             else chunked); see ``_compile.compiled_loop``.
+        precision: ``float32``, or ``bfloat16``: the step's gradient comes
+            from a bfloat16 copy of the model (``surgery.MixedPrecision``;
+            about 1.2x faster on ResNet50 on a CPU with AVX512-BF16), while
+            restarts and the result are judged by the float32 model. Only
+            with the ``ce`` and ``margin`` objectives.
         jit_compile: True, False or ``auto`` (``_compile.resolve_jit``).
     """
 
@@ -135,7 +149,7 @@ class PGD(Attack):
     def __init__(self, *, eps: float = 8 / 255, steps: int = 10, step_size: float | None = None,
                  norm: str = "linf", random_start: bool = True, restarts: int = 1, momentum: float = 0.0,
                  objective="ce", step_weight: StepWeight | None = None, l1_sparsity: float = 0.99,
-                 loop: str = "auto", jit_compile="auto"):
+                 loop: str = "auto", precision: str = "float32", jit_compile="auto"):
         self.eps = positive(eps, "eps", allow_zero=True)
         self.steps = positive(steps, "steps", integer=True)
         if step_size is None:  # with eps = 0 the step is irrelevant
@@ -149,13 +163,18 @@ class PGD(Attack):
         self.step_weight = check_step_weight(step_weight)
         self.l1_sparsity = in_range(l1_sparsity, "l1_sparsity", 0.0, 1.0)
         self.loop = choice(loop, "loop", LOOPS)
+        self.precision = check_precision(precision)
+        if self.precision != "float32" and type(self.objective) not in (CrossEntropy, Margin):
+            raise ValueError(f"precision={precision!r} works with the 'ce' and 'margin' objectives only (another "
+                             f"objective may read interpreters or state built on the float32 model). Received: "
+                             f"objective={self.objective!r}")
         self.jit_compile = check_jit(jit_compile)
 
     def params(self) -> dict:
         return {"eps": self.eps, "steps": self.steps, "step_size": self.step_size, "norm": self.norm.name,
                 "random_start": self.random_start, "restarts": self.restarts, "momentum": self.momentum,
                 "objective": self.objective, "step_weight": self.step_weight, "l1_sparsity": self.l1_sparsity,
-                "loop": self.loop, "jit_compile": self.jit_compile}
+                "loop": self.loop, "precision": self.precision, "jit_compile": self.jit_compile}
 
     @property
     def iterations(self) -> int:
@@ -166,6 +185,7 @@ class PGD(Attack):
         eps, alpha, mu = self.eps, self.step_size, self.momentum
         objective, weigh, random_start = self.objective, self.step_weight, self.random_start
         norm = L1(self.l1_sparsity) if self.norm is L1 else self.norm
+        step_clf = precision_copy(clf, self.precision)  # the model the step's gradient comes from
 
         def begin(x, y, labels, seed, mask=None, x_init=None):
             extras, state0 = batch_constants(clf, objective, weigh, x, y, labels, targeted)
@@ -186,7 +206,7 @@ class PGD(Attack):
             if ostate:  # the objective's inner state follows x_adv (not differentiated)
                 ostate = objective.advance(clf, x_adv, labels, ctx)
                 ctx = replace(ctx, state=ostate)
-            _, g = input_gradient(lambda a: objective(clf, a, labels, ctx), x_adv)
+            _, g = input_gradient(lambda a: objective(step_clf, a, labels, ctx), x_adv)
             if "_mask" in extras:
                 g = g * extras["_mask"]
             if mu > 0:  # MIM: accumulate L1-normalised gradients
@@ -275,7 +295,7 @@ class BIM(PGD):
                          objective=objective, loop=loop, jit_compile=jit_compile)
 
     def params(self) -> dict:
-        drop = ("random_start", "restarts", "momentum", "step_weight", "l1_sparsity")
+        drop = ("random_start", "restarts", "momentum", "step_weight", "l1_sparsity", "precision")
         return {k: v for k, v in super().params().items() if k not in drop}
 
 
