@@ -40,12 +40,22 @@ Interpreters (the four families of the paper, Sec. IV-B..E):
   the warm start; at every attack step the mask takes ``inner_steps``
   Adam steps on the current image (not differentiated), and the map the
   loss sees is the mask after one more, differentiated step, so the
-  gradient reaches the image through the mask's update. All of it runs in
-  the attack's compiled loop; the mask never leaves the device.
+  gradient reaches the image through the mask's update. Every
+  ``mask_reset`` attack steps (10; the first joint step included) the
+  mask is replaced by a fresh MASK run on the current image and Adam's
+  state is reset (ADV2's reset, Sec. V), so the loss sees the map a fresh
+  run gives, not a warm-started mask that lags behind it. On PGD
+  (``mask_select``) each reset also scores the current image by that fresh
+  map's distance to the benign map, and the attack returns, per image, the
+  closest image that fools the model among the reset points and the last
+  iterate (one more fresh run): a selection by the real map, where ADV2
+  binary-searches the step size. All of it runs in the attack's compiled
+  loop; the mask never leaves the device. Cost: one fresh MASK run per
+  reset (``steps / mask_reset`` of them) on top of the tracked steps.
 
 Not reproduced: ADV2's step-size binary search for MASK (the projected
-sign steps of PGD keep the budget here) and its resetting of the mask
-every 50 steps (the warm-started inner steps track the image instead).
+sign steps of PGD keep the budget here; the pick among the reset points
+takes its place).
 
 References:
     Zhang et al., "Interpretable Deep Learning under Fire" (USENIX Security
@@ -59,10 +69,11 @@ import numpy as np
 import tensorflow as tf
 
 from .._checks import choice, in_range, positive
-from .._compile import graph_loop
+from .._compile import compile_fn, compiled_loop, graph_loop
+from .._tensor import keep_best, per_image
 from .base import Attack
 from .gradient import PGD
-from .objectives import Objective, StepWeight, cross_entropy, margin
+from .objectives import Objective, StepWeight, cross_entropy, loop_context, margin
 from .optimization import CarliniWagnerL2
 from .spatial import StAdv
 
@@ -144,7 +155,7 @@ class _Maps:
     def init_state(self, extras) -> tuple:
         return ()
 
-    def advance(self, x_adv, cls, state, extras) -> tuple:
+    def advance(self, x_adv, cls, won, state, extras) -> tuple:
         return state
 
     def maps(self, x_adv, cls, state, extras):
@@ -152,35 +163,81 @@ class _Maps:
 
 
 class _MaskMaps(_Maps):
-    """MASK's optimisation carried along the attack (warm start, inner steps, one differentiated step)."""
+    """MASK's optimisation carried along the attack (warm start, inner steps, one differentiated step).
 
-    def __init__(self, interp, inner_steps: int):
+    With ``reset_every`` > 0 the tracked mask is replaced, every
+    ``reset_every`` attack steps (the first included), by a fresh MASK run
+    on the current image (the interpreter's own start and steps, Adam state
+    reset: ADV2's reset), so the loss sees the map a fresh run gives. With
+    ``select`` each reset also scores the current image by that fresh map's
+    distance to the benign map, and the state keeps, per image, the closest
+    image that fools the model (``pick`` compares the last one too).
+    """
+
+    def __init__(self, interp, inner_steps: int, reset_every: int = 0, select: bool = False):
         super().__init__(interp)
         self.inner_steps = inner_steps
+        self.reset_every = reset_every
+        self.select = bool(select) and reset_every > 0
         self.start, self.step, self.finish = interp._parts()
 
     def _deleted(self, x):
         return self.start(x)[1]
 
-    def setup(self, x, y):
+    def _fresh(self, x, cls):
+        """A full MASK run from the interpreter's start: the mask parameters (not differentiated)."""
         p0, deleted = self.start(x)
         zeros = tf.zeros_like(p0)
-        body = lambda i, s, c: self.step(i, s, x, y, deleted)  # noqa: E731
+        body = lambda i, s, c: self.step(i, s, x, cls, deleted)  # noqa: E731
         p, _, _ = graph_loop(body, self.interp.steps, (p0, zeros, zeros), (), form="while")
-        return {"mask_p": tf.stop_gradient(p)}
+        return tf.stop_gradient(p)
+
+    def _distance(self, p, x, extras):
+        """Per-image mean squared difference of the map of mask parameters ``p`` and the benign map: (N,)."""
+        return tf.reduce_mean(tf.square(self.finish(p, x) - extras["mask_map"]), axis=[1, 2])
+
+    def setup(self, x, y):
+        p = self._fresh(x, y)
+        extras = {"mask_p": p}
+        if self.select:
+            extras.update(mask_map=self.finish(p, x), mask_x=x)
+        return extras
 
     def init_state(self, extras):
         p = extras["mask_p"]
-        return p, tf.zeros_like(p), tf.zeros_like(p), tf.constant(0, tf.int32)
+        state = (p, tf.zeros_like(p), tf.zeros_like(p), tf.constant(0, tf.int32), tf.constant(0, tf.int32))
+        if self.select:  # the closest fooling image so far (the clean one and an infinite distance before any)
+            x = extras["mask_x"]
+            state += (x, tf.fill(tf.shape(x)[:1], np.float32(np.inf)))
+        return state
 
-    def advance(self, x_adv, cls, state, extras):
-        p, m, v, t = state
+    def _keep(self, x_adv, d, won, best_x, best_d):
+        better = won & (d < best_d)
+        return keep_best(better, (x_adv, d), (best_x, best_d))
+
+    def advance(self, x_adv, cls, won, state, extras):
+        p, m, v, t, k = state[:5]
+        best = state[5:]
         x_adv = tf.stop_gradient(x_adv)
+        if self.reset_every:
+            def fresh():
+                q = self._fresh(x_adv, cls)
+                kept = self._keep(x_adv, self._distance(q, x_adv, extras), won, *best) if self.select else ()
+                return (q, tf.zeros_like(q), tf.zeros_like(q), tf.constant(0, tf.int32), *kept)
+
+            p, m, v, t, *best = tf.cond(tf.equal(k % self.reset_every, 0), fresh, lambda: (p, m, v, t, *best))
         deleted = self._deleted(x_adv)
         for _ in range(self.inner_steps):
             p, m, v = self.step(t, (p, m, v), x_adv, cls, deleted)
             t = t + 1
-        return tf.stop_gradient(p), tf.stop_gradient(m), tf.stop_gradient(v), t
+        return (tf.stop_gradient(p), tf.stop_gradient(m), tf.stop_gradient(v), t, k + 1, *best)
+
+    def pick(self, x_adv, cls, won, state, extras):
+        """The attack's result per image: the closest fooling image among the resets' and ``x_adv`` (fresh map)."""
+        best_x, best_d = state[5:]
+        d = self._distance(self._fresh(x_adv, cls), x_adv, extras)
+        take = (won & (d < best_d)) | tf.math.is_inf(best_d)  # x_adv also where no earlier image fooled the model
+        return tf.where(per_image(take, x_adv), x_adv, best_x)
 
     def maps(self, x_adv, cls, state, extras):
         p = state[0]
@@ -232,13 +289,20 @@ class InterpretationLoss(Objective):
             name (e.g. ``{"relu_beta": 5}`` for ``grad``, ``{"steps": 100}``
             for ``mask``).
         inner_steps: MASK only: Adam steps of the mask per attack step.
+        mask_reset: MASK only: every this many attack steps (the first
+            included) the mask restarts as a fresh MASK run on the current
+            image; 0 keeps the warm-started mask throughout.
+        mask_select: MASK only, with ``mask_reset``: the loop state keeps
+            each image's closest fooling image (fresh map at the resets);
+            ``pick`` returns it (``InterpretationAttack`` on PGD calls it).
     """
 
     name = "interpretation"
 
     def __init__(self, interpreter="cam", *, lam: float = 10.0, label_loss: str = "ce",
                  label_smoothing: float = 0.0, label_confidence: float | None = 0.9,
-                 interpreter_params: dict | None = None, inner_steps: int = 2):
+                 interpreter_params: dict | None = None, inner_steps: int = 2, mask_reset: int = 10,
+                 mask_select: bool = False):
         if isinstance(interpreter, str):
             interpreter = choice(interpreter.lower().replace("-", "").replace("_", ""), "interpreter", INTERPRETERS)
         self.interpreter = interpreter
@@ -251,12 +315,15 @@ class InterpretationLoss(Objective):
                              f"Received: label_confidence={label_confidence!r}")
         self.interpreter_params = dict(interpreter_params or {})
         self.inner_steps = positive(inner_steps, "inner_steps", integer=True)
+        self.mask_reset = positive(mask_reset, "mask_reset", integer=True, allow_zero=True)
+        self.mask_select = bool(mask_select)
         self._maps = {}
 
     def params(self) -> dict:
         return {"interpreter": self.interpreter, "lam": self.lam, "label_loss": self.label_loss,
                 "label_smoothing": self.label_smoothing, "label_confidence": self.label_confidence,
-                "interpreter_params": self.interpreter_params, "inner_steps": self.inner_steps}
+                "interpreter_params": self.interpreter_params, "inner_steps": self.inner_steps,
+                "mask_reset": self.mask_reset, "mask_select": self.mask_select}
 
     def maps_for(self, clf) -> _Maps:
         """The interpreter on ``clf`` as the attack differentiates it (built once per classifier)."""
@@ -264,8 +331,9 @@ class InterpretationLoss(Objective):
             from ..interpret import MASK
 
             interp = _interpreter(clf, self.interpreter, self.interpreter_params)
-            self._maps[id(clf)] = (clf, _MaskMaps(interp, self.inner_steps) if isinstance(interp, MASK)
-                                   else _Maps(interp))
+            mask = isinstance(interp, MASK)
+            self._maps[id(clf)] = (clf, _MaskMaps(interp, self.inner_steps, self.mask_reset, self.mask_select)
+                                   if mask else _Maps(interp))
         return self._maps[id(clf)][1]
 
     def setup(self, clf, context):
@@ -283,9 +351,25 @@ class InterpretationLoss(Objective):
             return labels
         return tf.argmax(tf.stop_gradient(logits), axis=-1, output_type=tf.int32)
 
+    def _won(self, logits, labels, context):
+        """Per image: does the classifier's prediction fool it (the target, else any class but the true one)?"""
+        pred = tf.argmax(logits, axis=-1, output_type=tf.int32)
+        return tf.equal(pred, labels) if context.targeted else tf.not_equal(pred, context.y)
+
     def advance(self, clf, x_adv, labels, context):
-        cls = self._explained(clf.model(x_adv, training=False), labels, context)
-        return self.maps_for(clf).advance(x_adv, cls, context.state, context.extras)
+        logits = clf.model(x_adv, training=False)
+        cls = self._explained(logits, labels, context)
+        return self.maps_for(clf).advance(x_adv, cls, self._won(logits, labels, context), context.state,
+                                          context.extras)
+
+    def pick(self, clf, x_adv, labels, context):
+        """MASK with ``mask_select``: per image the closest fooling image the attack met (see ``_MaskMaps``)."""
+        term = self.maps_for(clf)
+        if not getattr(term, "select", False):
+            return x_adv
+        logits = clf.model(x_adv, training=False)
+        return term.pick(x_adv, self._explained(logits, labels, context), self._won(logits, labels, context),
+                         context.state, context.extras)
 
     def distance(self, clf, x_adv, cls, context):
         """Per-image mean squared difference of the adversarial and benign maps: (N,)."""
@@ -362,7 +446,13 @@ class InterpretationAttack(Attack):
         warmup_steps: PGD only: steps on the label term alone before the
             joint steps (ADV2's stage 1); 0 skips it.
         label_loss, label_smoothing, label_confidence, interpreter_params,
-            inner_steps: as ``InterpretationLoss``.
+            inner_steps, mask_reset: as ``InterpretationLoss``.
+        mask_select: MASK on PGD only: return, per image, the image that
+            fools the model with the smallest fresh-run MASK map distance
+            among the reset points and the last iterate (else the last
+            iterate). Measured on the shapes model (16 images, 8/255,
+            10 + 30 steps, fresh 300-step maps): map L2 0.19 against plain
+            PGD's 0.33 (40 steps), all fooled; resets alone 0.31.
         threshold: AdvEdge+'s binarisation of the Sobel magnitudes.
         edge_scale: AdvEdge's weights as Sobel gives them (``raw``, the
             paper's) or divided by each image's largest (``max``).
@@ -379,13 +469,16 @@ class InterpretationAttack(Attack):
 
     def __init__(self, interpreter="cam", *, framework: str = "pgd", lam: float = 10.0, warmup_steps: int = 20,
                  label_loss: str = "ce", label_smoothing: float = 0.0, label_confidence: float | None = 0.9,
-                 interpreter_params: dict | None = None, inner_steps: int = 2, threshold: float = EDGE_THRESHOLD,
-                 edge_scale: str = "raw", **framework_params):
+                 interpreter_params: dict | None = None, inner_steps: int = 2, mask_reset: int = 10,
+                 mask_select: bool = True, threshold: float = EDGE_THRESHOLD, edge_scale: str = "raw",
+                 **framework_params):
         self.framework = choice(framework, "framework", FRAMEWORKS)
         self.objective = InterpretationLoss(interpreter, lam=lam, label_loss=label_loss,
                                             label_smoothing=label_smoothing, label_confidence=label_confidence,
                                             interpreter_params=interpreter_params,
-                                            inner_steps=inner_steps)
+                                            inner_steps=inner_steps, mask_reset=mask_reset,
+                                            mask_select=bool(mask_select) and self.framework == "pgd")
+        self.mask_select = bool(mask_select)
         self.warmup_steps = positive(warmup_steps, "warmup_steps", integer=True, allow_zero=True)
         self.threshold = positive(threshold, "threshold", allow_zero=True)
         self.edge_scale = choice(edge_scale, "edge_scale", EDGE_SCALES)
@@ -430,6 +523,7 @@ class InterpretationAttack(Attack):
                 "label_loss": self.objective.label_loss, "label_smoothing": self.objective.label_smoothing,
                 "label_confidence": self.objective.label_confidence,
                 "interpreter_params": self.objective.interpreter_params, "inner_steps": self.objective.inner_steps,
+                "mask_reset": self.objective.mask_reset, "mask_select": self.mask_select,
                 "threshold": self.threshold, "edge_scale": self.edge_scale, **self.framework_params}
 
     @property
@@ -443,9 +537,45 @@ class InterpretationAttack(Attack):
         return self._make(steps=self.warmup_steps, objective=self.objective.label_loss,
                           step_weight=self.step_weight())
 
+    def _selects(self, clf) -> bool:
+        return getattr(self.objective.maps_for(clf), "select", False)
+
+    def _selecting(self, clf, targeted):
+        """PGD's parts and ``run``: PGD's loop, then ``InterpretationLoss.pick`` on its last state.
+
+        MASK with ``mask_select`` only (the picked images are not PGD's last
+        iterates). ``run`` takes ``begin``, ``pick`` and the loop
+        ``iterate(state, consts) -> state`` compiled (``build``) or as graph
+        code (``graph_function``).
+        """
+        begin, step, _ = self._framework._parts(clf, targeted)
+        objective = self.objective
+
+        def pick(x_adv, x, labels, extras, ostate):
+            return objective.pick(clf, x_adv, labels, loop_context(x, labels, targeted, None, extras, ostate))
+
+        def run(begin, pick, iterate, x, y, labels, seed, mask=None, x_init=None):
+            x0, extras, ostate = begin(x, y, labels, seed, mask, x_init)
+            x_adv, _, ostate = iterate((x0, tf.zeros_like(x), ostate), (x, y, labels, extras))
+            return pick(x_adv, x, labels, extras, ostate)
+
+        return begin, step, pick, run
+
+    def _main(self, clf, targeted, jit):
+        if not self._selects(clf):
+            return self._framework.build(clf, targeted, jit)
+        begin, step, pick, run = self._selecting(clf, targeted)
+        begin, pick = compile_fn(begin, jit), compile_fn(pick, jit)
+        iterate = compiled_loop(step, self._framework.steps, loop=self._framework.loop, jit=jit)
+
+        def main(x, y, t, seed, mask=None, x_init=None):
+            return run(begin, pick, iterate, x, y, t if targeted else y, seed, mask, x_init)
+
+        return main
+
     def build(self, clf, targeted, jit):
         self.objective.maps_for(clf)  # a bad interpreter fails here, before any compilation
-        main = self._framework.build(clf, targeted, jit)
+        main = self._main(clf, targeted, jit)
         warm = self._warmup()
         if warm is None:
             return main
@@ -467,6 +597,18 @@ class InterpretationAttack(Attack):
         main = self._framework
         warm = self._warmup()
         main_fn = main.graph_function(clf, targeted=targeted)
+        if self._selects(clf):
+            from .gradient import _graph_inputs
+
+            begin, step, pick, run = self._selecting(clf, targeted)
+            form = {"unroll": "unroll", "while": "while"}.get(main.loop, "auto")
+
+            def iterate(state, consts):
+                return graph_loop(step, main.steps, state, consts, form=form)
+
+            def main_fn(x, y, target=None, seed=None, x_init=None):
+                x, y, labels, seed = _graph_inputs(x, y, target, targeted, seed)
+                return run(begin, pick, iterate, x, y, labels, seed, x_init=x_init)
         warm_fn = None if warm is None else warm.graph_function(clf, targeted=targeted)
 
         def attack(x, y, target=None, seed=None):

@@ -193,3 +193,21 @@ def test_interpreter_of_another_classifier_is_refused(shapes_clf, digits_clf, ba
         attack(shapes_clf, *batch)
     with pytest.raises(ValueError, match="no differentiable maps"):
         attacks.ADV2(interpret.get("gradcam", shapes_clf), steps=2)(shapes_clf, *batch)
+
+
+# measured on these 16 images (fresh 50-step MASK maps, L2): PGD (30 steps) 0.366; ADV2 (10 + 20 steps, mask reset every
+# 10 steps, the closest fooling image picked) 0.309, all fooled; without the pick 0.358 (14 fooled), without the
+# resets (the warm-started mask only) 0.345 (15 fooled)
+def test_mask_attack_keeps_the_fresh_mask_map_closer_than_pgd(shapes_clf, batch):
+    x, y = batch
+    params = {"steps": 50}
+    attack = attacks.ADV2("mask", interpreter_params=params, eps=EPS, steps=20, step_size=STEP, warmup_steps=10)
+    assert attack.params()["mask_reset"] == 10 and attack.params()["mask_select"]
+    res = attack(shapes_clf, x, y)
+    plain = attacks.PGD(eps=EPS, steps=30, step_size=STEP, random_start=False)(shapes_clf, x, y)
+    assert res.norms["linf"].max() <= EPS + 1e-6
+    assert res.success_rate >= 0.75, res.success_rate
+    mask = interpret.get("mask", shapes_clf, **params)
+    ours = _map_l2(mask, x, res.x_adv, y, res.predictions)
+    theirs = _map_l2(mask, x, plain.x_adv, y, plain.predictions)
+    assert ours <= 0.95 * theirs, (ours, theirs)
