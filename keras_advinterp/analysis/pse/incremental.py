@@ -210,7 +210,8 @@ class IncrementalForward:
             return self._whole_call(layer, args, kwargs)
         if isinstance(layer, ResizeTo):
             return self._resize(layer, windowed[0])
-        if isinstance(layer, POINTWISE) and len(flat) == 1:
+        if isinstance(layer, POINTWISE) and len(flat) == 1 and \
+                (not isinstance(layer, keras.layers.BatchNormalization) or layer.axis in (-1, 3)):
             t = windowed[0]
             out = _Windows(clean=layer(t.clean, **kwargs), patch=layer(t.patch, **kwargs), top=t.top, left=t.left,
                            box=t.box, ids=t.ids)
