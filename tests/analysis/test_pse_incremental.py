@@ -124,3 +124,24 @@ def test_bad_settings_are_named():
     sens = pse.grid_sensitivity(linear, z, z + 0.5, [0], [1], grids=2)  # auto: no convs, the plain forward
     fwd, _ = pse.sensitivity._incremental(linear, sens.layout, 1, 0.5, False)
     assert sens.s.shape == (1, 4) and fwd.saving == 0
+
+
+
+def test_a_model_the_window_rules_cannot_run_takes_the_plain_forward(monkeypatch):
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((8, 8, 3))
+    out = keras.layers.Dense(3)(keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3, padding="same")(inp)))
+    clf = Classifier(keras.Model(inp, out), class_names=None, input_size=(8, 8), feature_layer=None, name="odd",
+                     weights_source="random")
+
+    def cannot(*args, **kwargs):
+        raise TypeError("a layer the windows cannot pass")
+
+    monkeypatch.setattr(pse.sensitivity, "IncrementalForward", cannot)
+    x = np.random.default_rng(0).uniform(0, 0.9, (1, 8, 8, 3)).astype(np.float32)
+    with pytest.warns(UserWarning, match=r"incremental inference cannot run model 'odd' \(TypeError: a layer.*plain"):
+        sens = pse.grid_sensitivity(clf, x, x + 0.05, [0], [1], grids=2)
+    full = pse.grid_sensitivity(clf, x, x + 0.05, [0], [1], grids=2, method="full")
+    np.testing.assert_allclose(sens.change0, full.change0)
+    with pytest.raises(ValueError, match=r"method='incremental' cannot run model 'odd'.*Use method='full'"):
+        pse.grid_sensitivity(clf, x, x + 0.05, [0], [1], grids=2, method="incremental")

@@ -31,6 +31,7 @@ it leaves out at least ``MIN_SAVING`` of them, else the plain forward.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -151,8 +152,8 @@ def _incremental(clf: Classifier, layout: GridLayout, channels: int, max_fractio
         try:
             fwd = IncrementalForward(clf.model, layout.boxes(), (layout.height, layout.width, channels),
                                      max_fraction=max_fraction)
-        except ValueError as e:
-            return None, str(e)
+        except Exception as e:  # noqa: BLE001 -- any model the window rules cannot run takes the plain forward
+            return None, f"{type(e).__name__}: {e}"
 
         def fn(x0, xa, grid, t0, t):
             z_clean, z = fwd(xa, x0, grid)
@@ -228,7 +229,10 @@ def grid_sensitivity(clf: Classifier, x, x_adv, y, target=None, *, grids=13, cel
     if method != "full":
         fwd, fn = _incremental(clf, layout, x.shape[-1], float(max_fraction), jit)
         if fwd is None and method == "incremental":
-            raise ValueError(f"method='incremental' cannot run this model: {fn}")
+            raise ValueError(f"method='incremental' cannot run model {clf.name!r}: {fn}. Use method='full'.")
+        if fwd is None:
+            warnings.warn(f"grid_sensitivity: incremental inference cannot run model {clf.name!r} ({fn}); "
+                          f"using the plain forward", stacklevel=2)
         if fwd is not None and (method == "incremental" or fwd.saving >= MIN_SAVING):
             change0, changet, base = _by_windows(fn, x, x_adv, y, t, perturbed, chunk, progress)
             return GridSensitivity(change0=change0, changet=changet, xi=xi, layout=layout, labels=y, target=t,
