@@ -79,6 +79,7 @@ from .spatial import StAdv
 
 FRAMEWORKS = ("pgd", "cw", "stadv")
 INTERPRETERS = ("grad", "cam", "gradcam", "rts", "mask")
+LABEL_LOGITS = ("shared", "model")
 EDGE_THRESHOLD = 0.1  # AdvEdge+'s binarisation of Sobel magnitudes (AdvEdge's code: E > 0.1)
 EDGE_SCALES = ("raw", "max")
 
@@ -295,6 +296,12 @@ class InterpretationLoss(Objective):
         mask_select: MASK only, with ``mask_reset``: the loop state keeps
             each image's closest fooling image (fresh map at the resets);
             ``pick`` returns it (``InterpretationAttack`` on PGD calls it).
+        label_logits: ``shared``: the label term reads the logits of the
+            map's own forward pass where the interpreter has one (CAM and
+            Grad-CAM: the model's; Grad: its smoothed-ReLU copy's, so the
+            step costs one forward and backward pass less and the attack
+            pushes the copy's logits, while success is judged by the model);
+            ``model``: always a separate pass through the model.
     """
 
     name = "interpretation"
@@ -302,7 +309,7 @@ class InterpretationLoss(Objective):
     def __init__(self, interpreter="cam", *, lam: float = 10.0, label_loss: str = "ce",
                  label_smoothing: float = 0.0, label_confidence: float | None = 0.9,
                  interpreter_params: dict | None = None, inner_steps: int = 2, mask_reset: int = 10,
-                 mask_select: bool = False):
+                 mask_select: bool = False, label_logits: str = "shared"):
         if isinstance(interpreter, str):
             interpreter = choice(interpreter.lower().replace("-", "").replace("_", ""), "interpreter", INTERPRETERS)
         self.interpreter = interpreter
@@ -317,13 +324,14 @@ class InterpretationLoss(Objective):
         self.inner_steps = positive(inner_steps, "inner_steps", integer=True)
         self.mask_reset = positive(mask_reset, "mask_reset", integer=True, allow_zero=True)
         self.mask_select = bool(mask_select)
+        self.label_logits = choice(label_logits, "label_logits", LABEL_LOGITS)
         self._maps = {}
 
     def params(self) -> dict:
         return {"interpreter": self.interpreter, "lam": self.lam, "label_loss": self.label_loss,
                 "label_smoothing": self.label_smoothing, "label_confidence": self.label_confidence,
                 "interpreter_params": self.interpreter_params, "inner_steps": self.inner_steps,
-                "mask_reset": self.mask_reset, "mask_select": self.mask_select}
+                "mask_reset": self.mask_reset, "mask_select": self.mask_select, "label_logits": self.label_logits}
 
     def maps_for(self, clf) -> _Maps:
         """The interpreter on ``clf`` as the attack differentiates it (built once per classifier)."""
@@ -382,12 +390,16 @@ class InterpretationLoss(Objective):
         CAM and Grad-CAM read both from one forward pass (``maps_and_logits``);
         calling the model for the logits and again inside the map costs a second
         forward and backward pass per step (ADV2-CAM on PGD, shapes: 1.87x
-        plain PGD before, 1.00x after, the same adversarial images).
+        plain PGD before, 1.00x after, the same adversarial images). Grad too
+        under ``label_logits="shared"``: its logits are the smoothed-ReLU
+        copy's (ADV2-Grad on PGD, ResNet50: 3.16x plain PGD before, 2.5x after;
+        ``benchmarks/results/advedge_ratio.md``).
         """
-        from ..interpret import CAM, GradCAMXLA
+        from ..interpret import CAM, Grad, GradCAMXLA
 
         term = self.maps_for(clf)
-        if type(term) is _Maps and isinstance(term.interp, (CAM, GradCAMXLA)):
+        shared = (CAM, GradCAMXLA, Grad) if self.label_logits == "shared" else (CAM, GradCAMXLA)
+        if type(term) is _Maps and isinstance(term.interp, shared):
             return term.interp.maps_and_logits(x_adv, labels if context.targeted else None)
         logits = clf.model(x_adv, training=False)
         cls = self._explained(logits, labels, context)
@@ -446,7 +458,7 @@ class InterpretationAttack(Attack):
         warmup_steps: PGD only: steps on the label term alone before the
             joint steps (ADV2's stage 1); 0 skips it.
         label_loss, label_smoothing, label_confidence, interpreter_params,
-            inner_steps, mask_reset: as ``InterpretationLoss``.
+            inner_steps, mask_reset, label_logits: as ``InterpretationLoss``.
         mask_select: MASK on PGD only: return, per image, the image that
             fools the model with the smallest fresh-run MASK map distance
             among the reset points and the last iterate (else the last
@@ -470,14 +482,15 @@ class InterpretationAttack(Attack):
     def __init__(self, interpreter="cam", *, framework: str = "pgd", lam: float = 10.0, warmup_steps: int = 20,
                  label_loss: str = "ce", label_smoothing: float = 0.0, label_confidence: float | None = 0.9,
                  interpreter_params: dict | None = None, inner_steps: int = 2, mask_reset: int = 10,
-                 mask_select: bool = True, threshold: float = EDGE_THRESHOLD, edge_scale: str = "raw",
-                 **framework_params):
+                 mask_select: bool = True, label_logits: str = "shared", threshold: float = EDGE_THRESHOLD,
+                 edge_scale: str = "raw", **framework_params):
         self.framework = choice(framework, "framework", FRAMEWORKS)
         self.objective = InterpretationLoss(interpreter, lam=lam, label_loss=label_loss,
                                             label_smoothing=label_smoothing, label_confidence=label_confidence,
                                             interpreter_params=interpreter_params,
                                             inner_steps=inner_steps, mask_reset=mask_reset,
-                                            mask_select=bool(mask_select) and self.framework == "pgd")
+                                            mask_select=bool(mask_select) and self.framework == "pgd",
+                                            label_logits=label_logits)
         self.mask_select = bool(mask_select)
         self.warmup_steps = positive(warmup_steps, "warmup_steps", integer=True, allow_zero=True)
         self.threshold = positive(threshold, "threshold", allow_zero=True)
@@ -524,7 +537,8 @@ class InterpretationAttack(Attack):
                 "label_confidence": self.objective.label_confidence,
                 "interpreter_params": self.objective.interpreter_params, "inner_steps": self.objective.inner_steps,
                 "mask_reset": self.objective.mask_reset, "mask_select": self.mask_select,
-                "threshold": self.threshold, "edge_scale": self.edge_scale, **self.framework_params}
+                "label_logits": self.objective.label_logits, "threshold": self.threshold,
+                "edge_scale": self.edge_scale, **self.framework_params}
 
     @property
     def iterations(self) -> int:
