@@ -8,10 +8,18 @@ TensorFlow: fd 2 goes to a temporary file during the import and the device
 start-up, and every line that is not one of those notices is written back
 to stderr (the CUDA build's "failed call to cuInit" only where no NVIDIA
 driver is installed, where it means just "no GPU").
+
+It also drops TensorFlow's "triggered tf.function retracing" warning from
+the ``tensorflow`` logger: a command builds one compiled function per attack
+or interpreter object and per batch-size bucket, so an experiment with 96
+cells traces many fresh functions by design, and TensorFlow's counter (which
+spans function objects) reads that as a retracing loop. Library users who
+import TensorFlow themselves keep the warning.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import sys
@@ -28,6 +36,14 @@ NOISE = re.compile(
 NO_DRIVER_NOISE = re.compile(r"failed call to cuInit")
 
 
+RETRACING = "triggered tf.function retracing"
+
+
+class _DropRetracing(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return RETRACING not in record.getMessage()
+
+
 def _has_nvidia_driver() -> bool:
     return os.path.exists("/proc/driver/nvidia/version")
 
@@ -40,6 +56,9 @@ def quiet_environment() -> None:
 def import_tensorflow_quietly():
     """Imports TensorFlow (once) with its start-up notices filtered out; returns the module."""
     quiet_environment()
+    logger = logging.getLogger("tensorflow")  # the logger tf.get_logger() returns
+    if not any(isinstance(f, _DropRetracing) for f in logger.filters):
+        logger.addFilter(_DropRetracing())
     if "tensorflow" in sys.modules:
         return sys.modules["tensorflow"]
     try:

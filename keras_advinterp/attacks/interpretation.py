@@ -301,7 +301,9 @@ class InterpretationLoss(Objective):
             Grad-CAM: the model's; Grad: its smoothed-ReLU copy's, so the
             step costs one forward and backward pass less and the attack
             pushes the copy's logits, while success is judged by the model);
-            ``model``: always a separate pass through the model.
+            ``model``: always a separate pass through the model. Only PGD's
+            joint loss has this label term: C&W and StAdv take the map term
+            alone (``penalty``) and keep their own loss on the model's logits.
     """
 
     name = "interpretation"

@@ -48,6 +48,17 @@ def test_tensorflow_start_up_lines_do_not_reach_the_user():
     assert "shapes" in done.stdout
 
 
+def test_retracing_warnings_do_not_reach_cli_users():
+    done = _run_python("""
+        from keras_advinterp._quiet import import_tensorflow_quietly
+        tf = import_tensorflow_quietly()
+        tf.get_logger().warning("5 out of the last 9 calls to <function f> triggered tf.function retracing.")
+        tf.get_logger().warning("another warning stays")
+    """)
+    assert done.returncode == 0, done.stderr
+    assert "retracing" not in done.stderr and "another warning stays" in done.stderr
+
+
 def test_catalog_matches_the_registries():
     def first_line(cls):
         return (cls.__doc__ or "").strip().splitlines()[0]
