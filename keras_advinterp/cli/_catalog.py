@@ -29,6 +29,7 @@ INTERPRETERS = {
     "gradcam++": "Grad-CAM++ through ``tf_keras_vis.gradcam_plus_plus.GradcamPlusPlus``.",
     "gradcam_xla": "Grad-CAM as one compiled, differentiable function (twin of ``GradCAM``).",
     "mask": "Meaningful-perturbation masks, batched and compiled.",
+    "occlusion": "Occlusion sensitivity (Zeiler & Fergus, 2014): the class score's drop with each patch covered.",
     "rts": "Real-time saliency maps from a trained masking model (one forward pass).",
     "saliency": "Vanilla gradient saliency (max |grad| over channels) via tf-keras-vis.",
     "scorecam": "Score-CAM through ``tf_keras_vis.scorecam.Scorecam``.",

@@ -11,6 +11,7 @@ from __future__ import annotations
 from . import metrics
 from .base import Interpreter, normalize_maps
 from .differentiable import CAM, Differentiable, Grad, GradCAMXLA
+from .occlusion import Occlusion
 from .overlay import overlay, show
 from .perturbation import MASK
 from .rts import RTS, train_rts
@@ -18,7 +19,8 @@ from .visual import GradCAM, GradCAMPlusPlus, Saliency, ScoreCAM, SmoothGrad
 
 REGISTRY: dict[str, type[Interpreter]] = {
     cls.name: cls
-    for cls in (CAM, GradCAM, GradCAMXLA, Grad, GradCAMPlusPlus, ScoreCAM, Saliency, SmoothGrad, MASK, RTS)
+    for cls in (CAM, GradCAM, GradCAMXLA, Grad, GradCAMPlusPlus, ScoreCAM, Saliency, SmoothGrad, MASK, RTS,
+                Occlusion)
 }
 
 

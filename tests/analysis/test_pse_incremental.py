@@ -7,9 +7,9 @@ import tensorflow as tf
 
 from keras_advinterp import models
 from keras_advinterp.analysis import pse
-from keras_advinterp.analysis.pse.incremental import IncrementalForward
 from keras_advinterp.models import Classifier
 from keras_advinterp.models.layers import PixelPreprocessing, ResizeTo
+from keras_advinterp.surgery.incremental import IncrementalForward
 
 
 @keras.saving.register_keras_serializable(package="tests")

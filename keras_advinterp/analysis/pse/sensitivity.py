@@ -19,7 +19,7 @@ both changes are exactly 0 (``skip_unperturbed``).
 ``method="incremental"`` computes each masked copy's feature maps only
 on the window its grid can reach, reading the rest from x' 's own maps,
 up to the layer where the windows would cover half a map
-(``incremental.IncrementalForward``; the same logits up to float
+(``surgery.IncrementalForward``; the same logits up to float
 round-off). On ResNet50 with 13 x 13 grids that leaves out about 46% of
 the convolutions' multiply-adds. ``auto`` (the default) takes it wherever
 it leaves out at least ``MIN_SAVING`` of them, else the plain forward.
@@ -42,8 +42,8 @@ from ..._batching import _pad, bucket_size, map_batches
 from ..._checks import as_labels, positive
 from ..._compile import compile_fn, resolve_jit
 from ...models import Classifier
+from ...surgery.incremental import IncrementalForward
 from .grids import GridLayout, grid_layout
-from .incremental import IncrementalForward
 
 SUPPRESSION, BALANCE, PROMOTION = -1, 0, 1
 CLASS_NAMES = {SUPPRESSION: "suppression", BALANCE: "balance", PROMOTION: "promotion"}
@@ -186,7 +186,7 @@ def grid_sensitivity(clf: Classifier, x, x_adv, y, target=None, *, grids=13, cel
             (0 change) without a forward pass.
         method: ``incremental`` (each copy's feature maps computed only on
             the window its grid reaches, up to ``max_fraction`` of a map;
-            see ``incremental.IncrementalForward``), ``full`` (every copy
+            see ``surgery.IncrementalForward``), ``full`` (every copy
             through the whole network) or ``auto`` (incremental where it
             leaves out at least ``MIN_SAVING`` of the conv multiply-adds).
         max_fraction: incremental only: the share of a feature map beyond

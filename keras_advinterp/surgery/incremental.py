@@ -36,7 +36,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ...models.layers import PixelPreprocessing, ResizeTo
+from ..models.layers import PixelPreprocessing, ResizeTo
 
 POINTWISE = (
     keras.layers.BatchNormalization, keras.layers.Activation, keras.layers.ReLU, keras.layers.LeakyReLU,
@@ -130,7 +130,7 @@ class IncrementalForward:
     """
 
     def __init__(self, model: keras.Model, boxes, image_shape, *, max_fraction: float = 0.5):
-        from ...surgery.graph import is_flat, rebuild
+        from .graph import is_flat, rebuild
 
         if not isinstance(model, keras.Model) or len(model.inputs) != 1:
             raise ValueError(f"model must be a single-input keras.Model. Received: {type(model).__name__}")
