@@ -13,8 +13,9 @@ It also drops TensorFlow's "triggered tf.function retracing" warning from
 the ``tensorflow`` logger: a command builds one compiled function per attack
 or interpreter object and per batch-size bucket, so an experiment with 96
 cells traces many fresh functions by design, and TensorFlow's counter (which
-spans function objects) reads that as a retracing loop. Library users who
-import TensorFlow themselves keep the warning.
+spans function objects) reads that as a retracing loop. Experiment scripts
+(``runner.script_main``) drop it too; library users who import TensorFlow
+themselves keep the warning.
 """
 
 from __future__ import annotations
@@ -44,6 +45,13 @@ class _DropRetracing(logging.Filter):
         return RETRACING not in record.getMessage()
 
 
+def drop_retracing_warnings() -> None:
+    """Filters TensorFlow's retracing warning out of its logger (the console entry point and experiment scripts)."""
+    logger = logging.getLogger("tensorflow")  # the logger tf.get_logger() returns
+    if not any(isinstance(f, _DropRetracing) for f in logger.filters):
+        logger.addFilter(_DropRetracing())
+
+
 def _has_nvidia_driver() -> bool:
     return os.path.exists("/proc/driver/nvidia/version")
 
@@ -56,9 +64,7 @@ def quiet_environment() -> None:
 def import_tensorflow_quietly():
     """Imports TensorFlow (once) with its start-up notices filtered out; returns the module."""
     quiet_environment()
-    logger = logging.getLogger("tensorflow")  # the logger tf.get_logger() returns
-    if not any(isinstance(f, _DropRetracing) for f in logger.filters):
-        logger.addFilter(_DropRetracing())
+    drop_retracing_warnings()
     if "tensorflow" in sys.modules:
         return sys.modules["tensorflow"]
     try:

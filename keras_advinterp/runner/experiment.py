@@ -201,6 +201,9 @@ def script_main(experiment: Experiment, doc: str | None = None, argv=None) -> di
     """
     import argparse
 
+    from .._quiet import drop_retracing_warnings
+
+    drop_retracing_warnings()  # every unit builds fresh compiled functions by design
     p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="small smoke-size setting, written under <out>/<paper>/quick/")
     p.add_argument("--fresh", action="store_true", help="ignore checkpoints of this setting")
