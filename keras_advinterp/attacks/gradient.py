@@ -181,7 +181,12 @@ class PGD(Attack):
         return self.steps * self.restarts
 
     def _parts(self, clf, targeted):
-        """``begin(x, y, labels, seed) -> (x0, extras)``, one ``step`` and the restart ``score``."""
+        """``begin(x, y, labels, seed) -> (x0, extras)``, one ``step``, the restart ``score`` and ``finish``.
+
+        ``finish(x_adv, x, labels, extras, ostate) -> x_adv`` is the
+        objective's ``pick`` on the last iterate and loop state, or None
+        where the objective does not pick (the last iterate is the result).
+        """
         eps, alpha, mu = self.eps, self.step_size, self.momentum
         objective, weigh, random_start = self.objective, self.step_weight, self.random_start
         norm = L1(self.l1_sparsity) if self.norm is L1 else self.norm
@@ -228,14 +233,18 @@ class PGD(Attack):
             return objective(clf, x_adv, labels, loop_context(x, labels, targeted, None, extras, ostate)) \
                 + tf.where(won, 1e9, 0.0)
 
-        return begin, step, score
+        def finish(x_adv, x, labels, extras, ostate):
+            return objective.pick(clf, x_adv, labels, loop_context(x, labels, targeted, None, extras, ostate))
 
-    def _restarts(self, begin, loop, score, x, y, labels, seed, mask=None, x_init=None):
+        return begin, step, score, (finish if objective.picks(clf) else None)
+
+    def _restarts(self, begin, loop, score, finish, x, y, labels, seed, mask=None, x_init=None):
         """Runs the attack from each restart's start; per image keeps the best result (``score``).
 
         Restart 0 is the single run's start, so restarts only ever add
         successes. ``loop(state, consts) -> state`` is the compiled loop
-        (host) or the graph loop (graph-safe entry). ``x_init`` replaces
+        (host) or the graph loop (graph-safe entry); ``finish`` (or None)
+        turns each run's last iterate into its result. ``x_init`` replaces
         restart 0's start.
         """
         best = best_score = None
@@ -244,6 +253,8 @@ class PGD(Attack):
                                        seed if r == 0 else tf.random.experimental.stateless_fold_in(seed, r),
                                        mask, x_init if r == 0 else None)
             x_adv, _, ostate = loop((x0, tf.zeros_like(x), ostate), (x, y, labels, extras))
+            if finish is not None:
+                x_adv = finish(x_adv, x, labels, extras, ostate)
             if self.restarts == 1:
                 return x_adv
             s = score(x_adv, y, labels, extras, x, ostate)
@@ -254,17 +265,18 @@ class PGD(Attack):
         return best
 
     def build(self, clf, targeted, jit):
-        begin, step, score = self._parts(clf, targeted)
+        begin, step, score, finish = self._parts(clf, targeted)
         begin, score = compile_fn(begin, jit), compile_fn(score, jit)
+        finish = None if finish is None else compile_fn(finish, jit)
         iterate = compiled_loop(step, self.steps, loop=self.loop, jit=jit)
 
         def run(x, y, t, seed, mask=None, x_init=None):  # an outer Python loop over compiled loops
-            return self._restarts(begin, iterate, score, x, y, t if targeted else y, seed, mask, x_init)
+            return self._restarts(begin, iterate, score, finish, x, y, t if targeted else y, seed, mask, x_init)
 
         return run
 
     def graph_function(self, clf, *, targeted: bool = False):
-        begin, step, score = self._parts(clf, targeted)
+        begin, step, score, finish = self._parts(clf, targeted)
         form = {"unroll": "unroll", "while": "while"}.get(self.loop, "auto")
 
         def loop(state, consts):
@@ -272,7 +284,7 @@ class PGD(Attack):
 
         def pgd(x, y, target=None, seed=None, x_init=None):
             x, y, labels, seed = _graph_inputs(x, y, target, targeted, seed)
-            return self._restarts(begin, loop, score, x, y, labels, seed, x_init=x_init)
+            return self._restarts(begin, loop, score, finish, x, y, labels, seed, x_init=x_init)
 
         return pgd
 

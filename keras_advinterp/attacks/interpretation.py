@@ -69,11 +69,11 @@ import numpy as np
 import tensorflow as tf
 
 from .._checks import choice, in_range, positive
-from .._compile import compile_fn, compiled_loop, graph_loop
+from .._compile import graph_loop
 from .._tensor import keep_best, per_image
 from .base import Attack
 from .gradient import PGD
-from .objectives import Objective, StepWeight, cross_entropy, loop_context, margin
+from .objectives import Objective, StepWeight, cross_entropy, margin
 from .optimization import CarliniWagnerL2
 from .spatial import StAdv
 
@@ -295,7 +295,7 @@ class InterpretationLoss(Objective):
             image; 0 keeps the warm-started mask throughout.
         mask_select: MASK only, with ``mask_reset``: the loop state keeps
             each image's closest fooling image (fresh map at the resets);
-            ``pick`` returns it (``InterpretationAttack`` on PGD calls it).
+            ``pick`` returns it (PGD calls it at the end of each run: ``picks``).
         label_logits: ``shared``: the label term reads the logits of the
             map's own forward pass where the interpreter has one (CAM and
             Grad-CAM: the model's; Grad: its smoothed-ReLU copy's, so the
@@ -372,10 +372,13 @@ class InterpretationLoss(Objective):
         return self.maps_for(clf).advance(x_adv, cls, self._won(logits, labels, context), context.state,
                                           context.extras)
 
+    def picks(self, clf) -> bool:
+        return getattr(self.maps_for(clf), "select", False)
+
     def pick(self, clf, x_adv, labels, context):
         """MASK with ``mask_select``: per image the closest fooling image the attack met (see ``_MaskMaps``)."""
         term = self.maps_for(clf)
-        if not getattr(term, "select", False):
+        if not self.picks(clf):
             return x_adv
         logits = clf.model(x_adv, training=False)
         return term.pick(x_adv, self._explained(logits, labels, context), self._won(logits, labels, context),
@@ -553,45 +556,9 @@ class InterpretationAttack(Attack):
         return self._make(steps=self.warmup_steps, objective=self.objective.label_loss,
                           step_weight=self.step_weight())
 
-    def _selects(self, clf) -> bool:
-        return getattr(self.objective.maps_for(clf), "select", False)
-
-    def _selecting(self, clf, targeted):
-        """PGD's parts and ``run``: PGD's loop, then ``InterpretationLoss.pick`` on its last state.
-
-        MASK with ``mask_select`` only (the picked images are not PGD's last
-        iterates). ``run`` takes ``begin``, ``pick`` and the loop
-        ``iterate(state, consts) -> state`` compiled (``build``) or as graph
-        code (``graph_function``).
-        """
-        begin, step, _ = self._framework._parts(clf, targeted)
-        objective = self.objective
-
-        def pick(x_adv, x, labels, extras, ostate):
-            return objective.pick(clf, x_adv, labels, loop_context(x, labels, targeted, None, extras, ostate))
-
-        def run(begin, pick, iterate, x, y, labels, seed, mask=None, x_init=None):
-            x0, extras, ostate = begin(x, y, labels, seed, mask, x_init)
-            x_adv, _, ostate = iterate((x0, tf.zeros_like(x), ostate), (x, y, labels, extras))
-            return pick(x_adv, x, labels, extras, ostate)
-
-        return begin, step, pick, run
-
-    def _main(self, clf, targeted, jit):
-        if not self._selects(clf):
-            return self._framework.build(clf, targeted, jit)
-        begin, step, pick, run = self._selecting(clf, targeted)
-        begin, pick = compile_fn(begin, jit), compile_fn(pick, jit)
-        iterate = compiled_loop(step, self._framework.steps, loop=self._framework.loop, jit=jit)
-
-        def main(x, y, t, seed, mask=None, x_init=None):
-            return run(begin, pick, iterate, x, y, t if targeted else y, seed, mask, x_init)
-
-        return main
-
     def build(self, clf, targeted, jit):
         self.objective.maps_for(clf)  # a bad interpreter fails here, before any compilation
-        main = self._main(clf, targeted, jit)
+        main = self._framework.build(clf, targeted, jit)
         warm = self._warmup()
         if warm is None:
             return main
@@ -613,18 +580,6 @@ class InterpretationAttack(Attack):
         main = self._framework
         warm = self._warmup()
         main_fn = main.graph_function(clf, targeted=targeted)
-        if self._selects(clf):
-            from .gradient import _graph_inputs
-
-            begin, step, pick, run = self._selecting(clf, targeted)
-            form = {"unroll": "unroll", "while": "while"}.get(main.loop, "auto")
-
-            def iterate(state, consts):
-                return graph_loop(step, main.steps, state, consts, form=form)
-
-            def main_fn(x, y, target=None, seed=None, x_init=None):
-                x, y, labels, seed = _graph_inputs(x, y, target, targeted, seed)
-                return run(begin, pick, iterate, x, y, labels, seed, x_init=x_init)
         warm_fn = None if warm is None else warm.graph_function(clf, targeted=targeted)
 
         def attack(x, y, target=None, seed=None):

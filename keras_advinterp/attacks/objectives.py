@@ -81,6 +81,14 @@ class Objective:
         """The loop state for ``x_adv``, from ``context.state``; called before each gradient, not differentiated."""
         return context.state
 
+    def picks(self, clf) -> bool:
+        """Whether ``pick`` chooses a gradient attack's result (else its last iterate is the result)."""
+        return False
+
+    def pick(self, clf, x_adv, labels, context: Context):
+        """The attack's result per image from its last iterate and the final loop state (``picks`` only)."""
+        return x_adv
+
     def penalty(self, clf, x_adv, labels, context: Context):
         """Per-image term a minimal-perturbation attack adds to its loss (None: nothing to add)."""
         return None
