@@ -168,7 +168,7 @@ def main():
                 ref = sens
             else:
                 diffs.append(max(np.abs(sens.change0 - ref.change0).max(), np.abs(sens.changet - ref.changet).max()))
-    fwd, _ = pse.sensitivity._incremental(clf, layout, 3, 0.5, False)
+    fwd, _ = pse.sensitivity._incremental(clf, layout, 3, 0.5, False, "incremental")
     record["incremental_plan"] = {"conv_macs_left_out": round(fwd.saving, 4), "max_fraction": 0.5,
                                   "windowed_conv_layers": sum(1 for n, k, _ in fwd.plan if k == "window" and
                                                               "conv" in n),

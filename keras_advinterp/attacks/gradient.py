@@ -31,7 +31,7 @@ import tensorflow as tf
 from .._checks import choice, in_range, positive
 from .._compile import LOOPS, check_jit, compile_fn, compiled_loop, graph_loop
 from .._tensor import input_gradient, keep_best
-from ..surgery.precision import check_precision, precision_copy
+from ..surgery.precision import PRECISIONS, precision_copy
 from .base import Attack
 from .norms import L1, get_norm
 from .objectives import (
@@ -163,7 +163,7 @@ class PGD(Attack):
         self.step_weight = check_step_weight(step_weight)
         self.l1_sparsity = in_range(l1_sparsity, "l1_sparsity", 0.0, 1.0)
         self.loop = choice(loop, "loop", LOOPS)
-        self.precision = check_precision(precision)
+        self.precision = choice(precision, "precision", PRECISIONS)
         if self.precision != "float32" and type(self.objective) not in (CrossEntropy, Margin):
             raise ValueError(f"precision={precision!r} works with the 'ce' and 'margin' objectives only (another "
                              f"objective may read interpreters or state built on the float32 model). Received: "

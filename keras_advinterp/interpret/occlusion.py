@@ -11,7 +11,7 @@ All covered copies of an image differ from it only inside their patch,
 so they run by incremental inference (``surgery.IncrementalForward``):
 each convolution computes a copy only on the window its patch reaches and
 reads the rest from the image's own feature maps. ``method="auto"`` takes
-it where it leaves out at least ``MIN_SAVING`` of the convolutions'
+it where it leaves out at least ``surgery.incremental.MIN_SAVING`` of the convolutions'
 multiply-adds, else (and for a model the window rules cannot run, with a
 warning) every copy goes through the whole network. Both give the same
 maps up to float round-off.
@@ -23,8 +23,6 @@ maps up to float round-off.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
@@ -32,12 +30,10 @@ from tqdm.auto import tqdm
 from .._batching import _pad, bucket_size
 from .._checks import as_labels, choice, positive
 from .._compile import compile_fn
-from ..surgery.incremental import IncrementalForward
+from ..surgery.incremental import check_max_fraction, check_method, forward_for
 from .base import Interpreter, normalize_maps
 
-METHODS = ("auto", "incremental", "full")
 SCORES = ("probability", "logit")
-MIN_SAVING = 0.2  # auto: windows only where they leave out at least this share of the conv multiply-adds
 
 
 def patch_grid(height: int, width: int, patch: tuple[int, int], stride: tuple[int, int]) -> np.ndarray:
@@ -97,10 +93,8 @@ class Occlusion(Interpreter):
             baseline = float(baseline)
         self.baseline = baseline
         self.score = choice(score, "score", SCORES)
-        self.method = choice(method, "method", METHODS)
-        if not 0 < max_fraction <= 1:
-            raise ValueError(f"max_fraction must be in (0, 1]. Received: max_fraction={max_fraction!r}")
-        self.max_fraction = float(max_fraction)
+        self.method = check_method(method)
+        self.max_fraction = check_max_fraction(max_fraction)
         self.chunk = positive(chunk, "chunk", integer=True)
 
     def params(self) -> dict:
@@ -128,17 +122,9 @@ class Occlusion(Interpreter):
             return tf.nn.softmax(z, axis=-1) if probability else z
 
         def build(jit):
-            fwd = None
-            if self.method != "full":
-                try:
-                    fwd = IncrementalForward(self.clf.model, boxes, shape, max_fraction=self.max_fraction)
-                except Exception as e:  # noqa: BLE001 -- any model the window rules cannot run
-                    if self.method == "incremental":
-                        raise ValueError(f"method='incremental' cannot run model {self.clf.name!r}: "
-                                         f"{type(e).__name__}: {e}. Use method='full'.") from e
-                    warnings.warn(f"Occlusion: incremental inference cannot run model {self.clf.name!r} "
-                                  f"({type(e).__name__}: {e}); using the plain forward", stacklevel=4)
-            if fwd is not None and (self.method == "incremental" or fwd.saving >= MIN_SAVING):
+            fwd = forward_for(self.method, self.clf.model, boxes, shape, max_fraction=self.max_fraction,
+                              name=self.clf.name, caller="Occlusion")
+            if fwd is not None:
                 def fn(x, x0, ids, cls):
                     z_clean, z = fwd(x, x0, ids)
                     return read(z_clean[None])[0, cls], read(z)[:, cls]
@@ -177,12 +163,13 @@ class Occlusion(Interpreter):
         boxes, _, fn = self._program(x.shape[1:])
         m = len(boxes)
         out = np.zeros((len(x), m), np.float32)
+        covers = np.stack([self._cover(image) for image in x])
         calls = [(i, s) for i in range(len(x)) for s in range(0, m, self.chunk)]
         bar = tqdm(calls, desc=self.name, unit="batch", disable=not progress or len(calls) < 2, leave=False)
         for i, start in bar:
             ids = np.arange(start, min(start + self.chunk, m), dtype=np.int32)
             padded = _pad(ids, bucket_size(len(ids), self.chunk))
-            clean, covered = fn(tf.constant(x[i]), tf.constant(self._cover(x[i])), tf.constant(padded),
+            clean, covered = fn(tf.constant(x[i]), tf.constant(covers[i]), tf.constant(padded),
                                 tf.constant(int(idx[i])))
             out[i, ids] = float(clean) - covered.numpy()[:len(ids)]
         return out, boxes

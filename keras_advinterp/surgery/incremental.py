@@ -30,13 +30,18 @@ first, so every Keras model gives the right logits; only the saving varies
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from .._checks import choice
 from ..models.layers import PixelPreprocessing, ResizeTo
+
+METHODS = ("auto", "incremental", "full")
+MIN_SAVING = 0.2  # auto: windows only where they leave out at least this share of the conv multiply-adds
 
 POINTWISE = (
     keras.layers.BatchNormalization, keras.layers.Activation, keras.layers.ReLU, keras.layers.LeakyReLU,
@@ -46,6 +51,41 @@ POINTWISE = (
 )
 MERGE = (keras.layers.Add, keras.layers.Subtract, keras.layers.Multiply, keras.layers.Average,
          keras.layers.Maximum, keras.layers.Minimum, keras.layers.Concatenate)
+
+
+def check_max_fraction(max_fraction) -> float:
+    """``max_fraction`` as a float in (0, 1], else a ValueError naming it."""
+    if not 0 < max_fraction <= 1:
+        raise ValueError(f"max_fraction must be in (0, 1]. Received: max_fraction={max_fraction!r}")
+    return float(max_fraction)
+
+
+def check_method(method) -> str:
+    """``method`` checked against ``METHODS`` (``auto``, ``incremental``, ``full``)."""
+    return choice(method, "method", METHODS)
+
+
+def forward_for(method: str, model, boxes, image_shape, *, max_fraction: float = 0.5, name: str = "model",
+                caller: str = "incremental inference"):
+    """The ``IncrementalForward`` to run the copies with under ``method``, or None for the plain forward.
+
+    ``full``: None. ``incremental``: the forward; a model the window rules
+    cannot run is a ValueError. ``auto``: the forward where it leaves out
+    at least ``MIN_SAVING`` of the conv multiply-adds, else None; a model
+    the rules cannot run gives a warning (from ``caller``) and None.
+    """
+    if check_method(method) == "full":
+        return None
+    try:
+        fwd = IncrementalForward(model, boxes, image_shape, max_fraction=max_fraction)
+    except Exception as e:  # noqa: BLE001 -- any model the window rules cannot run takes the plain forward
+        reason = f"{type(e).__name__}: {e}"
+        if method == "incremental":
+            raise ValueError(f"method='incremental' cannot run model {name!r}: {reason}. Use method='full'.") from e
+        warnings.warn(f"{caller}: incremental inference cannot run model {name!r} ({reason}); using the plain "
+                      f"forward", stacklevel=3)
+        return None
+    return fwd if method == "incremental" or fwd.saving >= MIN_SAVING else None
 
 
 @dataclass
@@ -154,9 +194,8 @@ class IncrementalForward:
         if bad.any():
             raise ValueError(f"every box must lie inside the {h} x {w} input with y0 < y1, x0 < x1; "
                              f"box {int(np.flatnonzero(bad)[0])} is {boxes[bad][0].tolist()}")
-        if not 0 < max_fraction <= 1:
-            raise ValueError(f"max_fraction must be in (0, 1]. Received: max_fraction={max_fraction}")
-        self.model, self.boxes, self.max_fraction = model, boxes, float(max_fraction)
+        self.model, self.boxes = model, boxes
+        self.max_fraction = check_max_fraction(max_fraction)
         self.plan: list[tuple[str, str, float]] = []   # (layer, how it ran, share of its output computed)
         self._macs: list[tuple[float, float]] = []       # per conv layer: (full, computed) multiply-adds
         self._planning = True

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import keras
 
+from .._checks import choice
 from ..models import Classifier
 from ..models.layers import PixelPreprocessing, ResizeTo
 from .base import ModelModifier, modify
@@ -30,15 +31,9 @@ KEEP_FLOAT32 = (keras.layers.InputLayer, ResizeTo, PixelPreprocessing, keras.lay
                 keras.layers.Normalization, keras.layers.Resizing)
 
 
-def check_precision(precision) -> str:
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}. Received: precision={precision!r}")
-    return precision
-
-
 def mixed_precision_copy(model: keras.Model, precision: str = "bfloat16") -> keras.Model:
     """A copy of a functional model computing in ``precision`` (``mixed_<precision>`` policy), weights copied."""
-    check_precision(precision)
+    precision = choice(precision, "precision", PRECISIONS)
     if precision == "float32":
         raise ValueError("precision='float32' needs no copy: use the model itself")
     if not is_flat(model):
@@ -67,8 +62,8 @@ class MixedPrecision(ModelModifier):
     name = "mixed_precision"
 
     def __init__(self, precision: str = "bfloat16"):
-        self.precision = check_precision(precision)
-        if precision == "float32":
+        self.precision = choice(precision, "precision", PRECISIONS)
+        if self.precision == "float32":
             raise ValueError("MixedPrecision takes a lower precision than the model's float32: 'bfloat16'. "
                              "Received: precision='float32'")
 
@@ -81,6 +76,6 @@ class MixedPrecision(ModelModifier):
 
 def precision_copy(clf: Classifier, precision: str) -> Classifier:
     """``clf`` itself for float32, else its ``MixedPrecision`` copy, made once and cached on ``clf``."""
-    if check_precision(precision) == "float32":
+    if choice(precision, "precision", PRECISIONS) == "float32":
         return clf
     return clf.compiled(("mixed_precision_copy", precision), lambda: modify(clf, MixedPrecision(precision)))

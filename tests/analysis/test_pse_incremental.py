@@ -9,6 +9,7 @@ from keras_advinterp import models
 from keras_advinterp.analysis import pse
 from keras_advinterp.models import Classifier
 from keras_advinterp.models.layers import PixelPreprocessing, ResizeTo
+from keras_advinterp.surgery import incremental
 from keras_advinterp.surgery.incremental import IncrementalForward
 
 
@@ -122,7 +123,7 @@ def test_bad_settings_are_named():
                         input_size=(8, 8), feature_layer=None, name="lin", weights_source="random", channels=1)
     z = np.zeros((1, 8, 8, 1), np.float32)
     sens = pse.grid_sensitivity(linear, z, z + 0.5, [0], [1], grids=2)  # auto: no convs, the plain forward
-    fwd, _ = pse.sensitivity._incremental(linear, sens.layout, 1, 0.5, False)
+    fwd, _ = pse.sensitivity._incremental(linear, sens.layout, 1, 0.5, False, "incremental")
     assert sens.s.shape == (1, 4) and fwd.saving == 0
 
 
@@ -137,7 +138,7 @@ def test_a_model_the_window_rules_cannot_run_takes_the_plain_forward(monkeypatch
     def cannot(*args, **kwargs):
         raise TypeError("a layer the windows cannot pass")
 
-    monkeypatch.setattr(pse.sensitivity, "IncrementalForward", cannot)
+    monkeypatch.setattr(incremental, "IncrementalForward", cannot)
     x = np.random.default_rng(0).uniform(0, 0.9, (1, 8, 8, 3)).astype(np.float32)
     with pytest.warns(UserWarning, match=r"incremental inference cannot run model 'odd' \(TypeError: a layer.*plain"):
         sens = pse.grid_sensitivity(clf, x, x + 0.05, [0], [1], grids=2)

@@ -6,9 +6,9 @@ import pytest
 from scipy.special import softmax
 
 from keras_advinterp import interpret
-from keras_advinterp.interpret import occlusion
 from keras_advinterp.interpret.occlusion import Occlusion, patch_grid
 from keras_advinterp.models import Classifier
+from keras_advinterp.surgery import incremental
 
 
 def reference_drops(clf, x, y, boxes, cover, score):
@@ -154,7 +154,7 @@ def test_a_model_the_window_rules_cannot_run_takes_the_plain_forward(monkeypatch
     def cannot(*args, **kwargs):
         raise TypeError("a layer the windows cannot pass")
 
-    monkeypatch.setattr(occlusion, "IncrementalForward", cannot)
+    monkeypatch.setattr(incremental, "IncrementalForward", cannot)
     x = np.random.default_rng(0).uniform(0, 1, (2, 16, 16, 3)).astype(np.float32)
     with pytest.warns(UserWarning, match=r"incremental inference cannot run model 'quadrant' \(TypeError"):
         maps = Occlusion(clf, patch=4)(x, 0)

@@ -22,7 +22,8 @@ up to the layer where the windows would cover half a map
 (``surgery.IncrementalForward``; the same logits up to float
 round-off). On ResNet50 with 13 x 13 grids that leaves out about 46% of
 the convolutions' multiply-adds. ``auto`` (the default) takes it wherever
-it leaves out at least ``MIN_SAVING`` of them, else the plain forward.
+it leaves out at least ``surgery.incremental.MIN_SAVING`` of them, else the
+plain forward.
 
     sens = grid_sensitivity(clf, x, x_adv, y, target, grids=8)
     sens.d0, sens.dt, sens.s, sens.psr      # (N, m) each
@@ -31,7 +32,6 @@ it leaves out at least ``MIN_SAVING`` of them, else the plain forward.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,13 +42,11 @@ from ..._batching import _pad, bucket_size, map_batches
 from ..._checks import as_labels, positive
 from ..._compile import compile_fn, resolve_jit
 from ...models import Classifier
-from ...surgery.incremental import IncrementalForward
+from ...surgery.incremental import check_max_fraction, check_method, forward_for
 from .grids import GridLayout, grid_layout
 
 SUPPRESSION, BALANCE, PROMOTION = -1, 0, 1
 CLASS_NAMES = {SUPPRESSION: "suppression", BALANCE: "balance", PROMOTION: "promotion"}
-METHODS = ("auto", "incremental", "full")
-MIN_SAVING = 0.2  # auto: incremental inference when it leaves out at least this share of conv multiply-adds
 
 
 def promotion_suppression_ratio(d0, dt) -> np.ndarray:
@@ -143,17 +141,18 @@ def _masked_logits(clf: Classifier, layout: GridLayout, jit: bool):
     return clf.compiled(key, lambda: compile_fn(fn, jit))
 
 
-def _incremental(clf: Classifier, layout: GridLayout, channels: int, max_fraction: float, jit: bool):
+def _incremental(clf: Classifier, layout: GridLayout, channels: int, max_fraction: float, jit: bool,
+                 method: str = "auto"):
     """``(IncrementalForward, compiled fn(x0, xa, grids, t0, t) -> ((2,), (k, 2)))`` for one image at a time,
-    or ``(None, reason)`` when the model cannot be run window by window."""
-    key = ("pse_incremental", layout.height, layout.width, layout.rows, layout.cols, channels, max_fraction, jit)
+    or ``(None, None)`` where ``method`` takes the plain forward (``surgery.incremental.forward_for``)."""
+    key = ("pse_incremental", layout.height, layout.width, layout.rows, layout.cols, channels, max_fraction, jit,
+           method)
 
     def build():
-        try:
-            fwd = IncrementalForward(clf.model, layout.boxes(), (layout.height, layout.width, channels),
-                                     max_fraction=max_fraction)
-        except Exception as e:  # noqa: BLE001 -- any model the window rules cannot run takes the plain forward
-            return None, f"{type(e).__name__}: {e}"
+        fwd = forward_for(method, clf.model, layout.boxes(), (layout.height, layout.width, channels),
+                          max_fraction=max_fraction, name=clf.name, caller="grid_sensitivity")
+        if fwd is None:
+            return None, None
 
         def fn(x0, xa, grid, t0, t):
             z_clean, z = fwd(xa, x0, grid)
@@ -205,10 +204,8 @@ def grid_sensitivity(clf: Classifier, x, x_adv, y, target=None, *, grids=13, cel
     layout = grid_layout(x.shape, grids, cell=cell)
     xi = positive(xi, "xi")
     chunk = positive(chunk, "chunk", integer=True)
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}. Received: method={method!r}")
-    if not 0 < max_fraction <= 1:
-        raise ValueError(f"max_fraction must be in (0, 1]. Received: max_fraction={max_fraction!r}")
+    method = check_method(method)
+    max_fraction = check_max_fraction(max_fraction)
     n = len(x)
     y = as_labels(y, n, clf.num_classes, "y")
     if target is None:
@@ -226,17 +223,11 @@ def grid_sensitivity(clf: Classifier, x, x_adv, y, target=None, *, grids=13, cel
     if not skip_unperturbed:
         perturbed[:] = True
     jit = resolve_jit(jit_compile, clf)
-    if method != "full":
-        fwd, fn = _incremental(clf, layout, x.shape[-1], float(max_fraction), jit)
-        if fwd is None and method == "incremental":
-            raise ValueError(f"method='incremental' cannot run model {clf.name!r}: {fn}. Use method='full'.")
-        if fwd is None:
-            warnings.warn(f"grid_sensitivity: incremental inference cannot run model {clf.name!r} ({fn}); "
-                          f"using the plain forward", stacklevel=2)
-        if fwd is not None and (method == "incremental" or fwd.saving >= MIN_SAVING):
-            change0, changet, base = _by_windows(fn, x, x_adv, y, t, perturbed, chunk, progress)
-            return GridSensitivity(change0=change0, changet=changet, xi=xi, layout=layout, labels=y, target=t,
-                                   z_adv=base, perturbed=perturbed)
+    fwd, fn = _incremental(clf, layout, x.shape[-1], max_fraction, jit, method)
+    if fwd is not None:
+        change0, changet, base = _by_windows(fn, x, x_adv, y, t, perturbed, chunk, progress)
+        return GridSensitivity(change0=change0, changet=changet, xi=xi, layout=layout, labels=y, target=t,
+                               z_adv=base, perturbed=perturbed)
     # one row per (image, grid) pair to evaluate, each image's rows led by its Z(x') row (grid -1)
     counts = perturbed.sum(1) + 1
     image = np.repeat(np.arange(n, dtype=np.int32), counts)
