@@ -13,8 +13,9 @@ image x 255. Agreement: our drops plus (1 - the clean probability)
 against tf-explain's per-patch grid, read before its final cv2 resize
 (replaced by the identity for the check).
 
-Then our default setting (stride P/2, overlapping patches), incremental vs
-whole. Random weights are fine: this measures time and agreement, not
+Each of ours also with ``jit_compile=True`` (XLA) beside the default
+(plain ``tf.function`` on a CPU). Then our default setting (stride P/2,
+overlapping patches), incremental vs whole. Random weights are fine: this measures time and agreement, not
 explanations. Writes benchmarks/results/occlusion.{json,md}.
 """
 
@@ -72,13 +73,15 @@ def bench(name: str, repeats: int, chunk: int) -> dict:
     print(f"[{name}] tf-explain: {steady:.3f} s (first {first:.2f})", flush=True)
 
     p_clean = tf.nn.softmax(clf.predict(x), -1).numpy()[np.arange(n), cls]
-    for method in ("incremental", "full"):
-        occ = interpret.Occlusion(clf, patch=patch, stride=patch, baseline=0.5, method=method, chunk=chunk)
+    for method, jit in (("incremental", "auto"), ("full", "auto"), ("incremental", True), ("full", True)):
+        occ = interpret.Occlusion(clf, patch=patch, stride=patch, baseline=0.5, method=method, chunk=chunk,
+                                  jit_compile=jit)
         first, steady, drops = timed(lambda occ=occ: occ.drops(x, cls), repeats)
         diff = float(np.abs(drops + (1 - p_clean)[:, None, None] - theirs).max())
-        row[f"ours_{method}"] = {"first_s": round(first, 3), "steady_s": round(steady, 3),
-                                 "max_abs_diff_vs_tf_explain": diff, "how": occ.how(x.shape[1:])}
-        print(f"[{name}] ours {method}: {steady:.3f} s (first {first:.2f}), {occ.how(x.shape[1:])}; "
+        key = f"ours_{method}" + ("_xla" if jit is True else "")
+        row[key] = {"first_s": round(first, 3), "steady_s": round(steady, 3),
+                    "max_abs_diff_vs_tf_explain": diff, "how": occ.how(x.shape[1:])}
+        print(f"[{name}] {key}: {steady:.3f} s (first {first:.2f}), {occ.how(x.shape[1:])}; "
               f"max |diff| vs tf-explain {diff:.2e}", flush=True)
     row["patches_per_image"] = int(np.prod(theirs.shape[1:]))
 
@@ -111,6 +114,12 @@ def markdown(rows: list[dict], command: str) -> str:
                      f"({inc['first_s']}) | {full['steady_s']} ({full['first_s']}) | "
                      f"{t['steady_s'] / inc['steady_s']:.2f}x | {t['steady_s'] / full['steady_s']:.2f}x | "
                      f"{max(inc['max_abs_diff_vs_tf_explain'], full['max_abs_diff_vs_tf_explain']):.1e} |")
+    lines += ["", "XLA (`jit_compile=True`) against the default (`auto`: plain `tf.function` on a CPU), same runs:", "",
+              "| model | incremental, XLA s | incremental, plain s | whole copies, XLA s | whole copies, plain s |",
+              "|---|---|---|---|---|"]
+    for r in rows:
+        cells = [r[k] for k in ("ours_incremental_xla", "ours_incremental", "ours_full_xla", "ours_full")]
+        lines.append(f"| {r['model']} | " + " | ".join(f"{c['steady_s']} ({c['first_s']})" for c in cells) + " |")
     lines += ["", "Our default, overlapping patches (stride = patch / 2; tf-explain has no stride):", "",
               "| model | patches per image | incremental s | whole copies s | whole / incremental | max map diff |",
               "|---|---|---|---|---|---|"]
